@@ -168,7 +168,9 @@ class Encode(BaseModel):
             cap = 64
         if self.audio_bitrate > cap:
             names = {0: "LC", 1: "HE-v1", 2: "HE-v2"}
-            raise ValueError(f"AudioBitrate must be at most {cap} Kbps with AudioProfile {names[profile]}, got {self.audio_bitrate}")
+            raise ValueError(
+                f"AudioBitrate must be at most {cap} Kbps with AudioProfile {names[profile]}, got {self.audio_bitrate}"
+            )
         return self
 
 
