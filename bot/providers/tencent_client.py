@@ -1,0 +1,193 @@
+"""Tencent TRTC client: validate for the site, serialise once, pace, sign (TC3), send, parse.
+
+One client serves one site (intl or China) because the site decides both the host and what validation
+allows (Volume range, China-only fields); the region is per call, as tasks live in different regions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bot.providers.errors import InvalidRequest, Provider, ProviderError, validation_problems
+from bot.providers.pacing import Pacer, pace_key
+from bot.providers.reply import ProviderReply
+from bot.providers.retry import MALFORMED, RetryPolicy, is_retryable, transport_failure
+from bot.providers.signing_tencent import TencentCredentials, sign_tencent
+from bot.providers.tencent_models import (
+    API_VERSION,
+    SERVICE,
+    DescribeStreamIngest,
+    IngestStatus,
+    Site,
+    StartStreamIngest,
+    StartStreamIngestResult,
+    StopStreamIngest,
+    StopStreamIngestResult,
+    UpdateStreamIngest,
+    check_region,
+)
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+PROVIDER: Provider = "tencent"
+TASK_FINISHED = "FailedOperation.TaskFinished"
+
+
+class TencentClient:
+    def __init__(
+        self,
+        endpoint: str,
+        credentials: TencentCredentials,
+        pacer: Pacer,
+        retry: RetryPolicy,
+        timeout: float,
+        *,
+        site: Site = "intl",
+        default_region: str = "ap-singapore",
+        language: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.site: Site = site
+        self.default_region = default_region
+        self._credentials = credentials
+        self._pacer = pacer
+        self._retry = retry
+        self._language = language
+        self._clock = clock
+        self._host = httpx.URL(self.endpoint).netloc.decode("ascii")
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+
+    async def update_stream_ingest(
+        self, body: UpdateStreamIngest | Mapping[str, Any], *, region: str | None = None
+    ) -> ProviderReply[IngestStatus]:
+        return await self._call("UpdateStreamIngest", UpdateStreamIngest, body, region, IngestStatus.model_validate)
+
+    async def start_stream_ingest(
+        self, body: StartStreamIngest | Mapping[str, Any], *, region: str | None = None
+    ) -> ProviderReply[StartStreamIngestResult]:
+        return await self._call("StartStreamIngest", StartStreamIngest, body, region, StartStreamIngestResult.model_validate)
+
+    async def describe_stream_ingest(
+        self, body: DescribeStreamIngest | Mapping[str, Any], *, region: str | None = None
+    ) -> ProviderReply[IngestStatus]:
+        return await self._call("DescribeStreamIngest", DescribeStreamIngest, body, region, IngestStatus.model_validate)
+
+    async def stop_stream_ingest(
+        self, body: StopStreamIngest | Mapping[str, Any], *, region: str | None = None
+    ) -> ProviderReply[StopStreamIngestResult]:
+        """A task that had already finished counts as stopped (providers.md §2.1: treat as done)."""
+        try:
+            return await self._call("StopStreamIngest", StopStreamIngest, body, region, StopStreamIngestResult.model_validate)
+        except ProviderError as exc:
+            if exc.code != TASK_FINISHED:
+                raise
+            result = StopStreamIngestResult(request_id=exc.request_id)
+            return ProviderReply(request_id=exc.request_id or "", result=result, action=exc.action)
+
+    def _validated(self, model: type[M], data: M | Mapping[str, Any], action: str, region: str) -> M:
+        """Always (re)validated with this client's site, so a body checked for China cannot reach intl."""
+        problems: list[str] = []
+        try:
+            check_region(region, action)
+        except ValueError as exc:
+            problems.append(f"Region: {exc}")
+        raw = data.model_dump(by_alias=True, exclude_none=True, mode="json") if isinstance(data, BaseModel) else data
+        try:
+            validated = model.model_validate(raw, context={"site": self.site})
+        except ValidationError as exc:
+            problems.extend(validation_problems(exc))
+        if problems:
+            raise InvalidRequest(problems)
+        return validated
+
+    async def _call(
+        self,
+        action: str,
+        model: type[BaseModel],
+        data: BaseModel | Mapping[str, Any],
+        region: str | None,
+        parse: Callable[[Any], R],
+    ) -> ProviderReply[R]:
+        region = region or self.default_region
+        body = self._validated(model, data, action, region).model_dump(by_alias=True, exclude_none=True, mode="json")
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        key = pace_key(PROVIDER, self._credentials.secret_id, action)
+
+        async def attempt() -> ProviderReply[R]:
+            await self._pacer.acquire(key)
+            headers = sign_tencent(
+                host=self._host,
+                body=content,
+                credentials=self._credentials,
+                action=action,
+                version=API_VERSION,
+                region=region,
+                timestamp=int(self._clock()),
+                service=SERVICE,
+                language=self._language,
+            )
+            headers["Host"] = self._host
+            try:
+                response = await self._http.post(self.endpoint + "/", content=content, headers=headers)
+            except httpx.TransportError as exc:
+                raise transport_failure(PROVIDER, action, exc) from None
+            return parse_response(action, response.status_code, response.content, parse)
+
+        return await self._retry.run(attempt)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> TencentClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+
+def _error(action: str, status: int, code: str, message: str, request_id: str | None) -> ProviderError:
+    return ProviderError(
+        provider=PROVIDER,
+        action=action,
+        code=code,
+        message=message,
+        request_id=request_id,
+        http_status=status,
+        retryable=is_retryable(PROVIDER, action, code, status),
+    )
+
+
+def parse_response(action: str, status: int, raw: bytes, parse: Callable[[Any], R]) -> ProviderReply[R]:
+    """Errors normally come with HTTP 200 in Response.Error, so the body decides, not the status."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        snippet = raw[:120].decode("utf-8", "replace")
+        raise _error(action, status, MALFORMED, f"answer is not JSON: {snippet!r}", None) from None
+    response = data.get("Response") if isinstance(data, dict) else None
+    if not isinstance(response, dict):
+        raise _error(action, status, MALFORMED, "answer has no Response object", None)
+    request_id = response.get("RequestId")
+    request_id = str(request_id) if request_id is not None else None
+    error = response.get("Error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise _error(action, status, MALFORMED, "Response.Error is not an object", request_id)
+        code = str(error.get("Code") or f"HTTP{status}")
+        raise _error(action, status, code, str(error.get("Message") or ""), request_id)
+    if not 200 <= status < 300:
+        raise _error(action, status, f"HTTP{status}", "non-2xx status without Response.Error", request_id)
+    try:
+        result = parse(response)
+    except (ValidationError, ValueError) as exc:
+        raise _error(action, status, MALFORMED, f"unexpected Response: {exc}", request_id) from None
+    return ProviderReply(request_id=request_id or "", result=result, action=action)

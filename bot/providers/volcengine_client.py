@@ -1,0 +1,188 @@
+"""Volcengine RTC client: validate, serialise once, pace, sign, send, parse; one httpx client per account.
+
+The exact bytes that were signed are the bytes sent (`content=`), so a re-serialisation can never break the
+signature; each retry attempt is paced and signed afresh so a stale X-Date cannot follow it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bot.providers.errors import InvalidRequest, Provider, ProviderError, validation_problems
+from bot.providers.pacing import Pacer, pace_key
+from bot.providers.reply import ProviderReply
+from bot.providers.retry import MALFORMED, RetryPolicy, is_retryable, transport_failure
+from bot.providers.signing_volcengine import VolcengineCredentials, canonical_query, sign_volcengine
+from bot.providers.volcengine_models import (
+    API_VERSION,
+    SERVICE,
+    GetPushMixedStreamToCDNTask,
+    GetPushMixedStreamToCDNTaskResult,
+    StartPushMixedStreamToCDN,
+    StopPushStreamToCDN,
+    UpdatePushMixedStreamToCDN,
+)
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+PROVIDER: Provider = "volcengine"
+JSON = "application/json"
+
+
+def _validated(model: type[M], data: M | Mapping[str, Any], context: Mapping[str, Any] | None) -> M:
+    """Refuse before sending; a ready model is trusted (the services validated it with their context)."""
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data, context=dict(context or {}))
+    except ValidationError as exc:
+        raise InvalidRequest(validation_problems(exc)) from None
+
+
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class VolcengineClient:
+    def __init__(
+        self,
+        endpoint: str,
+        region: str,
+        credentials: VolcengineCredentials,
+        pacer: Pacer,
+        retry: RetryPolicy,
+        timeout: float,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.region = region
+        self._credentials = credentials
+        self._pacer = pacer
+        self._retry = retry
+        self._clock = clock
+        self._host = httpx.URL(self.endpoint).netloc.decode("ascii")
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+
+    async def update_push_mixed_stream_to_cdn(
+        self, body: UpdatePushMixedStreamToCDN | Mapping[str, Any], *, context: Mapping[str, Any] | None = None
+    ) -> ProviderReply[str]:
+        model = _validated(UpdatePushMixedStreamToCDN, body, context)
+        return await self._call("POST", "UpdatePushMixedStreamToCDN", {}, model.body(), _ok)
+
+    async def start_push_mixed_stream_to_cdn(self, body: StartPushMixedStreamToCDN | Mapping[str, Any]) -> ProviderReply[str]:
+        model = _validated(StartPushMixedStreamToCDN, body, None)
+        return await self._call("POST", "StartPushMixedStreamToCDN", {}, model.body(), _ok)
+
+    async def stop_push_stream_to_cdn(self, body: StopPushStreamToCDN | Mapping[str, Any]) -> ProviderReply[str]:
+        model = _validated(StopPushStreamToCDN, body, None)
+        return await self._call("POST", "StopPushStreamToCDN", {}, model.body(), _ok)
+
+    async def get_push_mixed_stream_to_cdn_task(
+        self, query: GetPushMixedStreamToCDNTask | Mapping[str, Any]
+    ) -> ProviderReply[GetPushMixedStreamToCDNTaskResult]:
+        model = _validated(GetPushMixedStreamToCDNTask, query, None)
+        return await self._call(
+            "GET", "GetPushMixedStreamToCDNTask", model.query(), None, GetPushMixedStreamToCDNTaskResult.model_validate
+        )
+
+    async def _call(
+        self,
+        method: str,
+        action: str,
+        params: Mapping[str, str],
+        body: Mapping[str, Any] | None,
+        parse: Callable[[Any], R],
+    ) -> ProviderReply[R]:
+        content = encode_body(body) if body is not None else b""
+        query = {**params, "Action": action, "Version": API_VERSION}
+        url = f"{self.endpoint}/?{canonical_query(query)}"
+        key = pace_key(PROVIDER, self._credentials.access_key, action)
+
+        async def attempt() -> ProviderReply[R]:
+            await self._pacer.acquire(key)
+            content_type = JSON if method == "POST" else None
+            headers = sign_volcengine(
+                method=method,
+                host=self._host,
+                query=query,
+                body=content,
+                credentials=self._credentials,
+                region=self.region,
+                when=datetime.fromtimestamp(self._clock(), UTC),
+                content_type=content_type,
+                service=SERVICE,
+            )
+            headers["Host"] = self._host
+            if content_type:
+                headers["Content-Type"] = content_type
+            try:
+                response = await self._http.request(method, url, content=content, headers=headers)
+            except httpx.TransportError as exc:
+                raise transport_failure(PROVIDER, action, exc) from None
+            return parse_response(action, response.status_code, response.content, parse)
+
+        return await self._retry.run(attempt)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> VolcengineClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+
+def _ok(result: Any) -> str:
+    if not isinstance(result, str):
+        raise ValueError(f'expected Result "ok", got {type(result).__name__}')
+    return result
+
+
+def _error(action: str, status: int, code: str, message: str, request_id: str | None) -> ProviderError:
+    return ProviderError(
+        provider=PROVIDER,
+        action=action,
+        code=code,
+        message=message,
+        request_id=request_id,
+        http_status=status,
+        retryable=is_retryable(PROVIDER, action, code, status),
+    )
+
+
+def parse_response(action: str, status: int, raw: bytes, parse: Callable[[Any], R]) -> ProviderReply[R]:
+    """Failure is a non-2xx status or ResponseMetadata.Error; the envelope is read either way."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        snippet = raw[:120].decode("utf-8", "replace")
+        raise _error(action, status, MALFORMED, f"answer is not JSON: {snippet!r}", None) from None
+    meta = data.get("ResponseMetadata") if isinstance(data, dict) else None
+    if not isinstance(meta, dict):
+        raise _error(action, status, MALFORMED, "answer has no ResponseMetadata object", None)
+    request_id = meta.get("RequestId")
+    request_id = str(request_id) if request_id is not None else None
+    error = meta.get("Error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise _error(action, status, MALFORMED, "ResponseMetadata.Error is not an object", request_id)
+        code = str(error.get("Code") or f"HTTP{status}")
+        raise _error(action, status, code, str(error.get("Message") or ""), request_id)
+    if not 200 <= status < 300:
+        raise _error(action, status, f"HTTP{status}", "non-2xx status without an error in the envelope", request_id)
+    try:
+        result = parse(data.get("Result"))
+    except (ValidationError, ValueError) as exc:
+        raise _error(action, status, MALFORMED, f"unexpected Result: {exc}", request_id) from None
+    return ProviderReply(request_id=request_id or "", result=result, action=action)
