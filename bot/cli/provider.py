@@ -1,0 +1,163 @@
+"""`rtcops provider …`: one direct provider call, for scripting and smoke tests.
+
+Exit codes are a contract for scripts: 0 success (result JSON on stdout), 1 the provider refused or could
+not be reached (one line on stderr with its code and RequestId), 2 our own validation refused the input
+and nothing was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from pydantic import BaseModel, ValidationError
+
+from bot.config import Settings
+from bot.providers.errors import InvalidRequest, ProviderError
+from bot.providers.registry import ProviderRegistry
+from bot.providers.reply import ProviderReply
+from bot.providers.volcengine_models import UPDATABLE_SECTIONS
+
+T = TypeVar("T")
+
+
+def _fail(lines: list[str], code: int) -> NoReturn:
+    for line in lines:
+        click.echo(" ".join(line.split()), err=True)
+    sys.exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        _fail([f"error: invalid setting {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()], 2)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return value
+
+
+def _run(call: Callable[[ProviderRegistry], Awaitable[ProviderReply[T]]]) -> None:
+    """Run one call on a fresh registry and turn every expected failure into its exit code."""
+
+    async def main() -> ProviderReply[T]:
+        registry = ProviderRegistry.from_settings(_settings())
+        try:
+            return await call(registry)
+        finally:
+            await registry.aclose()
+
+    try:
+        reply = asyncio.run(main())
+    except InvalidRequest as exc:
+        _fail([f"invalid: {p}" for p in exc.problems] + ["nothing was sent"], 2)
+    except ProviderError as exc:
+        _fail([f"error: {exc}"], 1)
+    out = {"Action": reply.action, "RequestId": reply.request_id, "Result": _jsonable(reply.result)}
+    click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def _body_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        _fail([f"invalid: --body-file {path}: {exc.strerror or exc}", "nothing was sent"], 2)
+    except (ValueError, UnicodeDecodeError) as exc:
+        _fail([f"invalid: --body-file {path} is not JSON: {exc}", "nothing was sent"], 2)
+    if not isinstance(data, dict):
+        _fail([f"invalid: --body-file {path} must hold a JSON object", "nothing was sent"], 2)
+    other = sorted(set(data) - set(UPDATABLE_SECTIONS))
+    if other:
+        allowed = ", ".join(UPDATABLE_SECTIONS)
+        _fail([f"invalid: --body-file: {', '.join(other)} not allowed here; it holds only {allowed}"], 2)
+    return data
+
+
+@click.group()
+def provider() -> None:
+    """Call a provider directly with the configured credentials (never printed)."""
+
+
+@provider.group()
+def volcengine() -> None:
+    """Volcengine RTC mixed-stream push to CDN."""
+
+
+@volcengine.command("update")
+@click.option("--app-id", required=True)
+@click.option("--room-id", required=True)
+@click.option("--task-id", required=True)
+@click.option(
+    "--body-file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON with TargetStreams, Layout, Encode and/or Control, in the provider's names.",
+)
+@click.option("--sequence-number", type=int, default=None)
+@click.option("--partial", is_flag=True, help="Send IsUpdatePartialParam: only the sections given change.")
+def volcengine_update(
+    app_id: str, room_id: str, task_id: str, body_file: Path, sequence_number: int | None, partial: bool
+) -> None:
+    """UpdatePushMixedStreamToCDN. Without --partial this is a full replace: omitted sections reset."""
+    body: dict[str, Any] = {**_body_file(body_file), "AppId": app_id, "RoomId": room_id, "TaskId": task_id}
+    if sequence_number is not None:
+        body["SequenceNumber"] = sequence_number
+    if partial:
+        body["IsUpdatePartialParam"] = True
+    _run(lambda r: r.volcengine.update_push_mixed_stream_to_cdn(body))
+
+
+@volcengine.command("get")
+@click.option("--app-id", required=True)
+@click.option("--room-id", required=True)
+@click.option("--task-id", required=True)
+def volcengine_get(app_id: str, room_id: str, task_id: str) -> None:
+    """GetPushMixedStreamToCDNTask (tasks started in the last 72 hours)."""
+    query = {"AppId": app_id, "RoomId": room_id, "TaskId": task_id}
+    _run(lambda r: r.volcengine.get_push_mixed_stream_to_cdn_task(query))
+
+
+@provider.group()
+def tencent() -> None:
+    """Tencent TRTC stream ingest (site from RTCOPS_TENCENT_SITE)."""
+
+
+@tencent.command("update-ingest")
+@click.option("--sdk-app-id", required=True, type=int)
+@click.option("--task-id", required=True)
+@click.option("--stream-url", default=None)
+@click.option("--volume", type=int, default=None)
+@click.option("--pause/--resume", "pause", default=None, help="Pause or resume the ingest (still billed).")
+@click.option("--region", default=None, help="Default: TENCENTCLOUD_REGION.")
+def tencent_update_ingest(
+    sdk_app_id: int,
+    task_id: str,
+    stream_url: str | None,
+    volume: int | None,
+    pause: bool | None,
+    region: str | None,
+) -> None:
+    """UpdateStreamIngest: change the source URL, volume or pause state."""
+    body: dict[str, Any] = {"SdkAppId": sdk_app_id, "TaskId": task_id}
+    for name, value in (("StreamUrl", stream_url), ("Volume", volume), ("IsPause", pause)):
+        if value is not None:
+            body[name] = value
+    _run(lambda r: r.tencent().update_stream_ingest(body, region=region))
+
+
+@tencent.command("describe-ingest")
+@click.option("--sdk-app-id", required=True, type=int)
+@click.option("--task-id", required=True)
+@click.option("--region", default=None, help="Default: TENCENTCLOUD_REGION.")
+def tencent_describe_ingest(sdk_app_id: int, task_id: str, region: str | None) -> None:
+    """DescribeStreamIngest: InProgress, or NotExist when the task is gone."""
+    body = {"SdkAppId": sdk_app_id, "TaskId": task_id}
+    _run(lambda r: r.tencent().describe_stream_ingest(body, region=region))
