@@ -43,6 +43,8 @@ RESPONSE_CONFIG = ConfigDict(
 
 
 def _fmt(value: float) -> str:
+    if float(value).is_integer():
+        return str(int(value))
     return f"{value:g}"
 
 
@@ -89,12 +91,13 @@ def _max_bytes(limit: int) -> Callable[[str], str]:
 
 
 def url_with_scheme(schemes: Collection[str], *, suffixes: Collection[str] = ()) -> Callable[[str], str]:
-    names = "/".join(f"{s}://" for s in schemes)
+    listed = list(schemes)
+    names = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " or " + listed[-1]
 
     def check(value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme.lower() not in schemes or not parts.netloc or any(c.isspace() for c in value):
-            raise ValueError(f"must be a {names} URL without spaces, got {value!r}")
+            raise ValueError(f"must be an {names} URL without spaces, got {value!r}")
         if suffixes and not parts.path.lower().endswith(tuple(suffixes)):
             raise ValueError(f"must point at a {'/'.join(suffixes)} file, got {value!r}")
         return value
