@@ -1,0 +1,514 @@
+"""The Volcengine simulator, driven by requests signed with the official SDK's SignerV4 (never with
+bot/providers code), so a pass here says the simulator accepts exactly what the real service would."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from volcengine.auth.SignerV4 import SignerV4
+from volcengine.auth.SignParam import SignParam
+from volcengine.Credentials import Credentials
+
+from bot.sandbox import volcengine_sim as vs
+from bot.sandbox.serve import BackgroundServer
+
+HOST = "rtc.sandbox.test"
+AK, SK = vs.DEFAULT_ACCESS_KEY, vs.DEFAULT_SECRET_KEY
+
+
+def sdk_headers(
+    method: str,
+    query: dict[str, str],
+    body: bytes,
+    *,
+    host: str = HOST,
+    ak: str = AK,
+    sk: str = SK,
+    region: str = "cn-north-1",
+    token: str = "",
+    when: datetime | None = None,
+) -> dict[str, str]:
+    param = SignParam()
+    param.set_method(method)
+    param.set_host(host)
+    param.set_path("/")
+    param.set_query(OrderedDict(query))
+    param.set_body(body)
+    param.set_date(when or datetime.now(UTC))
+    headers: OrderedDict[str, str] = OrderedDict(Host=host)
+    if method == "POST":
+        headers["Content-Type"] = "application/json"
+    param.set_header_list(headers)
+    result = SignerV4.sign_only(param, Credentials(ak, sk, "rtc", region, session_token=token))
+    out = {"Authorization": result.authorization, "X-Date": result.xdate, "X-Content-Sha256": result.xContextSha256}
+    if method == "POST":
+        out["Content-Type"] = "application/json"
+    if token:
+        out["X-Security-Token"] = token
+    return out
+
+
+class Volc:
+    """A tiny signed caller: what any client would do, with knobs to break each part of the signature."""
+
+    def __init__(self, client: httpx.AsyncClient, host: str = HOST) -> None:
+        self.client = client
+        self.host = host
+
+    async def call(
+        self,
+        action: str,
+        body: dict[str, Any] | None = None,
+        query: dict[str, str] | None = None,
+        send_body: bytes | None = None,
+        **sign: Any,
+    ) -> httpx.Response:
+        method = vs.METHODS.get(action, "POST")
+        q = {"Action": action, "Version": vs.VERSION, **(query or {})}
+        raw = json.dumps(body or {}).encode() if method == "POST" else b""
+        headers = sdk_headers(method, q, raw, host=self.host, **sign)
+        return await self.client.request(
+            method, "/", params=q, content=send_body if send_body is not None else raw, headers=headers
+        )
+
+
+@pytest.fixture
+def sim() -> tuple[Any, vs.VolcengineState]:
+    return vs.create_volcengine_sim()
+
+
+@pytest.fixture
+async def volc(sim: tuple[Any, vs.VolcengineState]) -> AsyncIterator[Volc]:
+    transport = httpx.ASGITransport(app=sim[0])
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{HOST}") as client:
+        yield Volc(client)
+
+
+@pytest.fixture
+def state(sim: tuple[Any, vs.VolcengineState]) -> vs.VolcengineState:
+    return sim[1]
+
+
+IDS = {"AppId": "app1", "RoomId": "room1", "TaskId": "task1"}
+
+
+def start_body(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        **IDS,
+        "PushURL": "rtmp://push.example.com/live/s1",
+        "TargetStreams": {"StreamList": [{"UserId": "u1", "Index": 0}, {"UserId": "u2", "Index": 1, "StreamType": 1}]},
+        "Layout": {
+            "LayoutMode": 2,
+            "CustomLayout": {
+                "Canvas": {"Width": 1280, "Height": 720, "Background": "#112233"},
+                "Regions": [
+                    {"StreamIndex": 0, "WidthProportion": 0.5, "HeightProportion": 1},
+                    {"StreamIndex": 1, "LocationX": 0.5, "WidthProportion": 0.5, "HeightProportion": 1, "ZOrder": 1},
+                ],
+            },
+        },
+        "Encode": {"VideoFps": 30, "AudioProfile": 1, "AudioChannels": 2, "AudioBitrate": 96},
+        "Control": {
+            "MaxIdleTime": 300,
+            "SpatialConfig": {"EnableSpatialRender": True, "AudienceSpatialPosition": [1, 2, 3]},
+        },
+    }
+    body.update(over)
+    return body
+
+
+def error_of(response: httpx.Response) -> tuple[int, str]:
+    meta = response.json()["ResponseMetadata"]
+    assert meta["RequestId"]
+    return response.status_code, meta.get("Error", {}).get("Code", "")
+
+
+async def get_task(volc: Volc) -> dict[str, Any]:
+    response = await volc.call(vs.GET, query=IDS)
+    assert response.status_code == 200, response.text
+    task: dict[str, Any] = response.json()["Result"]["PushMixedStreamToCDNTask"]
+    return task
+
+
+# --- signatures -----------------------------------------------------------------------------------------
+
+
+async def test_sdk_signed_start_is_accepted_with_the_documented_envelope(volc: Volc) -> None:
+    response = await volc.call(vs.START, start_body())
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    assert payload["Result"] == "ok"
+    meta = payload["ResponseMetadata"]
+    assert meta["Action"] == vs.START and meta["Version"] == vs.VERSION
+    assert meta["Service"] == "rtc" and meta["Region"] == "cn-north-1"
+    assert "Error" not in meta
+    other = await volc.call(vs.GET, query=IDS)
+    assert other.json()["ResponseMetadata"]["RequestId"] != meta["RequestId"]
+
+
+async def test_wrong_secret_is_signature_does_not_match(volc: Volc) -> None:
+    response = await volc.call(vs.START, start_body(), sk="not-the-secret")
+    assert error_of(response) == (401, "SignatureDoesNotMatch")
+    assert "Result" not in response.json()
+
+
+async def test_unknown_access_key_and_missing_authorization(volc: Volc) -> None:
+    assert error_of(await volc.call(vs.START, start_body(), ak="AKLTnobody")) == (401, "InvalidAccessKey")
+    response = await volc.client.post("/", params={"Action": vs.START, "Version": vs.VERSION}, content=b"{}")
+    assert error_of(response) == (401, "MissingAuthenticationToken")
+
+
+async def test_clock_skew_beyond_fifteen_minutes_is_invalid_timestamp(volc: Volc) -> None:
+    late = datetime.now(UTC) - timedelta(minutes=16)
+    assert error_of(await volc.call(vs.START, start_body(), when=late)) == (400, "InvalidTimestamp")
+    early = datetime.now(UTC) + timedelta(minutes=16)
+    assert error_of(await volc.call(vs.START, start_body(), when=early)) == (400, "InvalidTimestamp")
+    fine = datetime.now(UTC) - timedelta(minutes=14)
+    assert (await volc.call(vs.START, start_body(), when=fine)).status_code == 200
+
+
+async def test_tampered_body_is_rejected(volc: Volc) -> None:
+    body = start_body()
+    tampered = json.dumps({**body, "PushURL": "rtmp://evil.example.com/x"}).encode()
+    assert error_of(await volc.call(vs.START, body, send_body=tampered)) == (401, "SignatureDoesNotMatch")
+
+
+async def test_content_hash_must_match_the_body_even_when_the_signature_covers_it(volc: Volc) -> None:
+    raw = json.dumps(start_body()).encode()
+    q = {"Action": vs.START, "Version": vs.VERSION}
+    headers = sdk_headers("POST", q, raw)
+    headers["X-Content-Sha256"] = "0" * 64
+    response = await volc.client.post("/", params=q, content=raw, headers=headers)
+    assert error_of(response) == (401, "SignatureDoesNotMatch")
+    assert "X-Content-Sha256" in response.json()["ResponseMetadata"]["Error"]["Message"]
+
+
+async def test_wrong_region_in_scope_is_rejected(volc: Volc) -> None:
+    response = await volc.call(vs.START, start_body(), region="ap-singapore-1")
+    assert error_of(response) == (401, "SignatureDoesNotMatch")
+    assert "region" in response.json()["ResponseMetadata"]["Error"]["Message"]
+
+
+async def test_unsigned_header_list_must_cover_host_date_and_hash(volc: Volc) -> None:
+    raw = json.dumps(start_body()).encode()
+    q = {"Action": vs.START, "Version": vs.VERSION}
+    headers = sdk_headers("POST", q, raw)
+    headers["Authorization"] = headers["Authorization"].replace("host;", "")
+    assert error_of(await volc.client.post("/", params=q, content=raw, headers=headers)) == (401, "SignatureDoesNotMatch")
+
+
+async def test_session_token_is_checked_and_signed() -> None:
+    account = vs.VolcengineAccount("AKLTsts", "sts-secret", session_token="sts-token-1")
+    app, _ = vs.create_volcengine_sim(vs.VolcengineSimConfig(accounts=(account,)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{HOST}") as client:
+        volc = Volc(client)
+        ok = await volc.call(vs.START, start_body(), ak="AKLTsts", sk="sts-secret", token="sts-token-1")
+        assert ok.status_code == 200, ok.text
+        wrong = await volc.call(vs.GET, query=IDS, ak="AKLTsts", sk="sts-secret", token="other")
+        assert error_of(wrong) == (401, "InvalidSecurityToken")
+        absent = await volc.call(vs.GET, query=IDS, ak="AKLTsts", sk="sts-secret")
+        assert error_of(absent) == (401, "InvalidSecurityToken")
+
+
+async def test_get_signs_a_canonical_query_with_reserved_characters(volc: Volc) -> None:
+    await volc.call(vs.START, start_body())
+    response = await volc.call(vs.GET, query={**IDS, "Note": "a b/c~d*e+f&g=h"})
+    assert response.status_code == 200, response.text
+
+
+async def test_unknown_action_or_version_is_404(volc: Volc) -> None:
+    assert error_of(await volc.call("StopPushMixedStreamToCDN", IDS)) == (404, "InvalidActionOrVersion")
+    response = await volc.call(vs.GET, query={**IDS, "Version": "2023-11-01"})
+    assert error_of(response) == (404, "InvalidActionOrVersion")
+
+
+# --- bodies ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({k: v for k, v in start_body().items() if k != "AppId"}, "MissingParameter"),
+        (start_body(RoomId="room 1"), "InvalidParameter"),
+        (start_body(TaskId="t" * 129), "InvalidParameter"),
+        ({k: v for k, v in start_body().items() if k != "PushURL"}, "MissingParameter"),
+        (start_body(PushURL="https://push.example.com/live"), "InvalidParameter.InvalidRtmpAddress"),
+        (start_body(TargetStreams={"StreamList": [{"Index": 0}]}), "MissingParameter"),
+        (start_body(TargetStreams={"StreamList": [{"UserId": "u1", "Index": 0}, {"UserId": "u2", "Index": 0}]}),
+         "InvalidParameter"),
+    ],
+)  # fmt: skip
+async def test_required_field_problems_are_rejected(volc: Volc, body: dict[str, Any], code: str) -> None:
+    status, got = error_of(await volc.call(vs.START, body))
+    assert (status, got) == (400, code)
+
+
+def with_regions(regions: list[dict[str, Any]]) -> dict[str, Any]:
+    body = start_body()
+    body["Layout"]["CustomLayout"]["Regions"] = regions
+    return body
+
+
+@pytest.mark.parametrize(
+    ("region", "code", "words"),
+    [
+        ({"StreamIndex": 7, "WidthProportion": 0.5, "HeightProportion": 0.5}, "InvalidParameter", "StreamIndex"),
+        ({"StreamIndex": 0, "HeightProportion": 0.5}, "MissingParameter", "WidthProportion"),
+        ({"StreamIndex": 0, "WidthProportion": 1.5, "HeightProportion": 0.5}, "InvalidParameter", "(0, 1]"),
+        ({"StreamIndex": 0, "LocationX": 0.6, "WidthProportion": 0.5, "HeightProportion": 0.5}, "InvalidParameter",
+         "LocationX + WidthProportion"),
+        ({"StreamIndex": 0, "LocationY": 1.0, "WidthProportion": 0.5, "HeightProportion": 0.5}, "InvalidParameter",
+         "[0, 1)"),
+    ],
+)  # fmt: skip
+async def test_region_rules_are_loud(volc: Volc, region: dict[str, Any], code: str, words: str) -> None:
+    response = await volc.call(vs.START, with_regions([region]))
+    assert error_of(response) == (400, code)
+    assert words in response.json()["ResponseMetadata"]["Error"]["Message"]
+
+
+async def test_invalid_optional_values_are_silently_replaced_by_defaults(volc: Volc, state: vs.VolcengineState) -> None:
+    body = start_body(Encode={"VideoFps": 100, "VideoGop": 9, "AudioSampleRate": 22050})
+    body["Layout"]["CustomLayout"]["Canvas"]["Background"] = "red"
+    body["Layout"]["CustomLayout"]["Regions"][0].update(Alpha=1.5, ZOrder=101, RenderMode=5)
+    response = await volc.call(vs.START, body)
+    assert response.status_code == 200, response.text
+    task = await get_task(volc)
+    assert task["Encode"]["VideoFps"] == 15 and task["Encode"]["VideoGop"] == 4
+    assert task["Encode"]["AudioSampleRate"] == 48000
+    assert task["Layout"]["CustomLayout"]["Canvas"]["Background"] == "#000000"
+    region = task["Layout"]["CustomLayout"]["Regions"][0]
+    assert (region["Alpha"], region["ZOrder"], region["RenderMode"]) == (1.0, 0, 0)
+    paths = {r["path"]: r for r in state.silent_resets()}
+    assert paths["Encode.VideoFps"] == {"action": vs.START, "path": "Encode.VideoFps", "sent": 100, "applied": 15}
+    assert {"Layout.CustomLayout.Canvas.Background", "Layout.CustomLayout.Regions[0].Alpha"} <= set(paths)
+
+
+async def test_audio_bitrate_above_the_profile_cap_is_reset(volc: Volc, state: vs.VolcengineState) -> None:
+    body = start_body(Encode={"AudioProfile": 2, "AudioBitrate": 128})
+    assert (await volc.call(vs.START, body)).status_code == 200
+    assert (await get_task(volc))["Encode"]["AudioBitrate"] == 64
+    assert [r["path"] for r in state.silent_resets()] == ["Encode.AudioBitrate"]
+
+
+# --- task state -----------------------------------------------------------------------------------------
+
+
+async def test_get_reports_the_task_in_force(volc: Volc) -> None:
+    await volc.call(vs.START, start_body())
+    task = await get_task(volc)
+    assert task["Status"] == 2 and task["PushStreamState"] == 5
+    assert task["StartTime"] > 0 and task["EndTime"] == 0
+    assert task["PushURL"] == "rtmp://push.example.com/live/s1" and task["StopReason"] == ""
+    assert task["Layout"]["LayoutMode"] == 2
+    assert task["Layout"]["CustomLayout"]["Canvas"] == {"Width": 1280, "Height": 720, "Background": "#112233"}
+    assert [s["UserId"] for s in task["TargetStreams"]["StreamList"]] == ["u1", "u2"]
+    assert task["Encode"]["VideoFps"] == 30 and task["Encode"]["VideoWidth"] == 640
+    assert task["Control"]["MaxIdleTime"] == 300 and task["Control"]["SpatialConfig"]["EnableSpatialRender"] is True
+
+
+async def test_duplicate_start_is_task_already_exists(volc: Volc) -> None:
+    await volc.call(vs.START, start_body())
+    assert error_of(await volc.call(vs.START, start_body())) == (400, "InvalidParameter.TaskAlreadyExists")
+
+
+async def test_update_without_partial_flag_resets_every_omitted_updatable_field(volc: Volc) -> None:
+    await volc.call(vs.START, start_body())
+    update = {
+        **IDS,
+        "TargetStreams": {"StreamList": [{"UserId": "u3", "Index": 4}]},
+        "Layout": {"CustomLayout": {"Regions": [{"StreamIndex": 4, "WidthProportion": 1, "HeightProportion": 1}]}},
+    }
+    response = await volc.call(vs.UPDATE, update)
+    assert response.status_code == 200, response.text
+    task = await get_task(volc)
+    canvas = task["Layout"]["CustomLayout"]["Canvas"]
+    assert canvas == {"Width": 1280, "Height": 720, "Background": "#000000"}  # size kept, colour reset
+    assert task["Encode"]["VideoFps"] == 15 and task["Encode"]["AudioBitrate"] == 64  # reset
+    assert task["Encode"]["AudioProfile"] == 1  # not updatable: kept
+    assert "SpatialConfig" not in task["Control"] and task["Control"]["MaxIdleTime"] == 300
+    assert task["Layout"]["LayoutMode"] == 2
+    assert [s["UserId"] for s in task["TargetStreams"]["StreamList"]] == ["u3"]
+
+
+async def test_update_ignores_fields_it_cannot_change(volc: Volc, state: vs.VolcengineState) -> None:
+    await volc.call(vs.START, start_body())
+    update = {
+        **IDS,
+        "IsUpdatePartialParam": True,
+        "Layout": {"LayoutMode": 0, "CustomLayout": {"Canvas": {"Width": 640}}},
+        "Encode": {"AudioProfile": 0, "VideoCodec": 1},
+    }
+    assert (await volc.call(vs.UPDATE, update)).status_code == 200
+    task = await get_task(volc)
+    assert task["Layout"]["LayoutMode"] == 2 and task["Layout"]["CustomLayout"]["Canvas"]["Width"] == 1280
+    assert task["Encode"]["AudioProfile"] == 1 and task["Encode"]["VideoCodec"] == 0
+    ignored = state.requests.all(vs.UPDATE)[-1].ignored
+    assert "Encode.AudioProfile (not updatable)" in ignored and "Layout.LayoutMode (not updatable)" in ignored
+
+
+async def test_partial_update_changes_only_what_is_sent(volc: Volc) -> None:
+    await volc.call(vs.START, start_body())
+    partial = {**IDS, "IsUpdatePartialParam": True, "Encode": {"VideoFps": 25}}
+    assert (await volc.call(vs.UPDATE, partial)).status_code == 200
+    task = await get_task(volc)
+    assert task["Encode"]["VideoFps"] == 25 and task["Encode"]["AudioBitrate"] == 96
+    assert task["Layout"]["CustomLayout"]["Canvas"]["Background"] == "#112233"
+    assert len(task["Layout"]["CustomLayout"]["Regions"]) == 2
+    assert task["Control"]["SpatialConfig"]["AudienceSpatialPosition"] == [1, 2, 3]
+
+
+async def test_partial_update_replaces_arrays_whole(volc: Volc) -> None:
+    await volc.call(vs.START, start_body())
+    regions = [{"StreamIndex": 1, "WidthProportion": 0.25, "HeightProportion": 0.25}]
+    partial = {**IDS, "IsUpdatePartialParam": True, "Layout": {"CustomLayout": {"Regions": regions}}}
+    assert (await volc.call(vs.UPDATE, partial)).status_code == 200
+    task = await get_task(volc)
+    (region,) = task["Layout"]["CustomLayout"]["Regions"]
+    assert region["StreamIndex"] == 1 and region["Alpha"] == 1.0 and region["LocationX"] == 0
+    assert len(task["TargetStreams"]["StreamList"]) == 2
+
+
+async def test_partial_update_still_checks_regions_against_streams(volc: Volc) -> None:
+    await volc.call(vs.START, start_body())
+    partial = {**IDS, "IsUpdatePartialParam": True, "TargetStreams": {"StreamList": [{"UserId": "u1", "Index": 0}]}}
+    assert error_of(await volc.call(vs.UPDATE, partial)) == (400, "InvalidParameter")
+
+
+async def test_sequence_number_must_grow(volc: Volc) -> None:
+    await volc.call(vs.START, start_body())
+    base = {**IDS, "IsUpdatePartialParam": True, "Encode": {"VideoFps": 20}}
+    assert (await volc.call(vs.UPDATE, {**base, "SequenceNumber": 5})).status_code == 200
+    for stale in (5, 4):
+        response = await volc.call(vs.UPDATE, {**base, "SequenceNumber": stale, "Encode": {"VideoFps": 10}})
+        assert error_of(response) == (400, "InvalidParameter.SequenceNumber")
+    assert (await get_task(volc))["Encode"]["VideoFps"] == 20
+    assert (await volc.call(vs.UPDATE, {**base, "SequenceNumber": 6})).status_code == 200
+    assert (await volc.call(vs.UPDATE, base)).status_code == 200
+
+
+async def test_update_of_unknown_or_stopped_task_is_active_task_not_found(volc: Volc) -> None:
+    code = (400, "InvalidParameter.ErrorActiveTaskNotFound")
+    assert error_of(await volc.call(vs.UPDATE, IDS)) == code
+    await volc.call(vs.START, start_body())
+    assert (await volc.call(vs.STOP, IDS)).status_code == 200
+    assert error_of(await volc.call(vs.UPDATE, IDS)) == code
+    assert error_of(await volc.call(vs.STOP, IDS)) == code
+    task = await get_task(volc)
+    assert task["Status"] == 3 and task["StopReason"] == "StopByAPI" and task["EndTime"] >= task["StartTime"]
+
+
+async def test_get_of_a_never_started_task(volc: Volc) -> None:
+    assert error_of(await volc.call(vs.GET, query=IDS)) == (400, "InvalidParameter.ErrorActiveTaskNotFound")
+    assert error_of(await volc.call(vs.GET, query={"AppId": "app1", "RoomId": "room1"})) == (400, "MissingParameter")
+
+
+async def test_update_needs_a_task_started_in_custom_layout(volc: Volc) -> None:
+    body = start_body(Layout={"LayoutMode": 0})
+    assert (await volc.call(vs.START, body)).status_code == 200
+    response = await volc.call(vs.UPDATE, IDS)
+    assert error_of(response) == (400, "InvalidParameter")
+    assert "LayoutMode 2" in response.json()["ResponseMetadata"]["Error"]["Message"]
+
+
+async def test_task_ended_by_the_service_is_reported(volc: Volc, state: vs.VolcengineState) -> None:
+    await volc.call(vs.START, start_body())
+    assert state.end_task("app1", "room1", "task1", reason="IdleTimeOut")
+    task = await get_task(volc)
+    assert (task["Status"], task["StopReason"]) == (3, "IdleTimeOut")
+
+
+# --- QPS and faults -------------------------------------------------------------------------------------
+
+
+async def test_qps_limit_answers_429_per_account_and_action(volc: Volc, state: vs.VolcengineState) -> None:
+    await volc.call(vs.START, start_body())
+    state.set_qps(limits={vs.GET: 1})
+    assert (await volc.call(vs.GET, query=IDS)).status_code == 200
+    assert error_of(await volc.call(vs.GET, query=IDS)) == (429, "FlowLimitExceeded.QPSOverLimit")
+    assert (await volc.call(vs.UPDATE, {**IDS, "IsUpdatePartialParam": True})).status_code == 200  # own bucket
+    state.set_qps(enabled=False)
+    for _ in range(5):
+        assert (await volc.call(vs.GET, query=IDS)).status_code == 200
+
+
+async def test_qps_buckets_are_per_account() -> None:
+    other = vs.VolcengineAccount("AKLTother", "other-secret")
+    app, state = vs.create_volcengine_sim(vs.VolcengineSimConfig(accounts=(vs.VolcengineAccount(), other)))
+    state.set_qps(limits={vs.GET: 1})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{HOST}") as client:
+        volc = Volc(client)
+        first = await volc.call(vs.GET, query=IDS)
+        assert error_of(first)[1] == "InvalidParameter.ErrorActiveTaskNotFound"  # passed the limiter
+        assert error_of(await volc.call(vs.GET, query=IDS))[1] == "FlowLimitExceeded.QPSOverLimit"
+        again = await volc.call(vs.GET, query=IDS, ak="AKLTother", sk="other-secret")
+        assert error_of(again)[1] == "InvalidParameter.ErrorActiveTaskNotFound"
+
+
+async def test_first_n_calls_fail_with_the_chosen_code(volc: Volc, state: vs.VolcengineState) -> None:
+    state.fail_first(2, "InternalError", action=vs.START)
+    assert error_of(await volc.call(vs.START, start_body())) == (500, "InternalError")
+    assert error_of(await volc.call(vs.START, start_body())) == (500, "InternalError")
+    assert (await volc.call(vs.START, start_body())).status_code == 200
+    assert state.faults.list() == []
+
+
+async def test_chosen_code_hits_only_its_action(volc: Volc, state: vs.VolcengineState) -> None:
+    state.fail_with_code("AccessDenied.NoPermissionForApp", action=vs.UPDATE)
+    assert (await volc.call(vs.START, start_body())).status_code == 200
+    for _ in range(2):
+        assert error_of(await volc.call(vs.UPDATE, IDS)) == (403, "AccessDenied.NoPermissionForApp")
+    state.clear_faults()
+    assert (await volc.call(vs.UPDATE, IDS)).status_code == 200
+
+
+async def test_status_fault_answers_5xx_with_the_envelope(volc: Volc, state: vs.VolcengineState) -> None:
+    state.fail_with_status(503, times=1)
+    assert error_of(await volc.call(vs.GET, query=IDS)) == (503, "ServiceUnavailableTemp")
+    assert error_of(await volc.call(vs.GET, query=IDS)) == (400, "InvalidParameter.ErrorActiveTaskNotFound")
+
+
+async def test_faults_apply_after_the_signature_is_checked(volc: Volc, state: vs.VolcengineState) -> None:
+    state.fail_first(1, "InternalError")
+    assert error_of(await volc.call(vs.START, start_body(), sk="bad")) == (401, "SignatureDoesNotMatch")
+    assert error_of(await volc.call(vs.START, start_body())) == (500, "InternalError")
+
+
+async def test_latency_fault_delays_the_answer(volc: Volc, state: vs.VolcengineState) -> None:
+    state.add_latency(0.2, action=vs.GET, times=1)
+    began = time.monotonic()
+    await volc.call(vs.GET, query=IDS)
+    assert time.monotonic() - began >= 0.2
+    assert state.requests.all(vs.GET)[-1].faults
+
+
+def test_timeout_fault_outlasts_the_client_and_the_call_still_happens() -> None:
+    app, state = vs.create_volcengine_sim()
+    state.add_timeout(1.0, action=vs.START)
+    with BackgroundServer(app) as server, httpx.Client(base_url=server.url, timeout=0.2) as client:
+        raw = json.dumps(start_body()).encode()
+        q = {"Action": vs.START, "Version": vs.VERSION}
+        host = server.url.removeprefix("http://")
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/", params=q, content=raw, headers=sdk_headers("POST", q, raw, host=host))
+        deadline = time.monotonic() + 5
+        while state.task("app1", "room1", "task1") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.task("app1", "room1", "task1") is not None  # a Start that timed out may have happened
+        retry = client.post("/", params=q, content=raw, headers=sdk_headers("POST", q, raw, host=host))
+        assert retry.json()["ResponseMetadata"]["Error"]["Code"] == "InvalidParameter.TaskAlreadyExists"
+
+
+async def test_request_log_keeps_action_headers_body_and_outcome(volc: Volc, state: vs.VolcengineState) -> None:
+    await volc.call(vs.START, start_body(), sk="bad")
+    (record,) = state.requests.all()
+    assert record.action == vs.START and record.code == "SignatureDoesNotMatch" and record.status == 401
+    assert record.headers["authorization"].startswith("HMAC-SHA256 Credential=")
+    assert json.loads(record.body)["TaskId"] == "task1"
