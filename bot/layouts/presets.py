@@ -116,7 +116,7 @@ def _main_option(value: Any) -> str | None:
 _COMMON = (
     Option("background", "canvas colour as #RRGGBB (default: keep the task's)", None, _canvas_field("Background")),
     Option("background_image", "http(s) URL of a JPG/PNG shown behind the regions", None, _canvas_field("BackgroundImage")),
-    Option("fit", "camera pictures: keep (whole picture, bars) or fill (cropped to the box); default fill", "fill",
+    Option("fit", "camera pictures: keep (whole, with bars) or fill (cropped to the box) (default fill)", "fill",
            _choice_option(("keep", "fill"))),
 )
 _MAIN = Option("main", "stream for the main slot, e.g. alice or bob:screen (default: first screen share, else first stream)",
