@@ -1,0 +1,122 @@
+"""`rtcops serve`: the Slack bot, over HTTP (uvicorn) or Socket Mode.
+
+Start-up refuses to run on a schema that is behind, and reconciles change requests a crash left in
+"applying" before taking traffic, so that no user click can race the recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any, NoReturn
+
+import click
+from pydantic import ValidationError
+
+from bot.config import Settings
+
+log = logging.getLogger("rtcops.serve")
+_NOISY = ("slack_sdk", "slack_bolt", "httpx", "httpcore", "aiohttp")
+"""Libraries whose DEBUG output can carry request headers; they never log below INFO."""
+
+
+def _fail(line: str) -> NoReturn:
+    click.echo(f"error: {line}", err=True)
+    sys.exit(2)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in _NOISY:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
+
+
+async def prepare(settings: Settings) -> tuple[Any, Any]:
+    """Schema check, Deps, start-up recovery. Returns (deps, engine); raises SchemaNotCurrent."""
+    from bot.providers.registry import ProviderRegistry
+    from bot.services import changes
+    from bot.services.deps import Deps
+    from bot.store.engine import create_engine, session_factory
+    from bot.store.schema import ensure_current
+
+    engine = create_engine(settings.database_url)
+    try:
+        await ensure_current(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    deps = Deps(sessions=session_factory(engine), providers=ProviderRegistry.from_settings(settings), settings=settings)
+    for outcome in await changes.recover(deps):
+        log.warning("recovered request #%s on %s: %s (%s)", outcome.request_id, outcome.alias, outcome.state, outcome.detail)
+    return deps, engine
+
+
+async def _run(settings: Settings, host: str, port: int, socket_mode: bool) -> None:
+    from bot.store.engine import UnsupportedDatabase
+    from bot.store.schema import SchemaNotCurrent
+
+    try:
+        deps, engine = await prepare(settings)
+    except (SchemaNotCurrent, UnsupportedDatabase) as exc:
+        _fail(str(exc))
+    from handlers import build_app
+
+    app = build_app(settings, deps, socket_mode=socket_mode)
+    try:
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            handler = AsyncSocketModeHandler(app, settings.require("slack_app_token", "for Socket Mode (--socket)"))
+            log.info("connecting to Slack in Socket Mode")
+            await handler.start_async()  # type: ignore[no-untyped-call]
+        else:
+            await _serve_http(app, deps, host, port)
+    finally:
+        await deps.providers.aclose()
+        await engine.dispose()
+
+
+async def _serve_http(app: Any, deps: Any, host: str, port: int) -> None:
+    import uvicorn
+    from sqlalchemy import text
+
+    from bot.server import create_server
+
+    async def health() -> str | None:
+        try:
+            async with deps.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            return f"database unreachable ({type(exc).__name__})"
+        return None
+
+    config = uvicorn.Config(create_server(app, health), host=host, port=port, lifespan="off",
+                            access_log=False, log_level="warning", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    click.echo(f"rtcops listening on http://{host}:{port}/slack/events", err=True)
+    await server.serve()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="interface to listen on (HTTP mode)")
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="port (HTTP mode)")
+@click.option("--socket", "socket_mode", is_flag=True, help="Socket Mode: connect out to Slack with SLACK_APP_TOKEN")
+def serve(host: str, port: int, socket_mode: bool) -> None:
+    """Run the Slack bot: /slack/events and /healthz over HTTP, or Socket Mode with --socket."""
+    settings = _settings()
+    settings.require("slack_bot_token", "to run `rtcops serve`")
+    if socket_mode:
+        settings.require("slack_app_token", "for Socket Mode (`rtcops serve --socket`)")
+    else:
+        settings.require("slack_signing_secret", "to verify requests from Slack (`rtcops serve`)")
+    configure_logging(settings.log_level)
+    asyncio.run(_run(settings, host, port, socket_mode))

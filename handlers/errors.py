@@ -1,0 +1,75 @@
+"""The one error handler: typed service errors become a sentence for the person who acted; anything else
+becomes a short error id, with the detail logged under that id and nowhere else.
+
+Listeners let exceptions escape instead of catching them locally, so every surface answers the same way
+and no listener can swallow a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.providers.errors import ProviderError
+from bot.services.errors import PermissionDenied, ServiceError
+from handlers.blocks import text_reply
+
+log = logging.getLogger("rtcops.handlers")
+
+
+def message_for(error: BaseException) -> tuple[str, str | None]:
+    """(text for the user, error id or None). Expected failures carry no id: there is nothing to look up."""
+    if isinstance(error, PermissionDenied):
+        role = f" (missing role: *{error.missing_role}*)" if error.missing_role else ""
+        return f":no_entry: Not allowed to {error.action}: {error.reason}{role}", None
+    if isinstance(error, ServiceError):
+        return f":warning: {error}", None
+    if isinstance(error, ProviderError):
+        rid = error.request_id or "none"
+        return f":red_circle: {error.provider} said `{error.code}`: {error.message} (RequestId `{rid}`)", None
+    error_id = secrets.token_hex(4)
+    if isinstance(error, SlackApiError):
+        log.error("error %s: Slack API call failed: %s", error_id, error.response.get("error"))
+    else:
+        log.error("error %s: unexpected failure", error_id, exc_info=error)
+    text = f":boom: Something went wrong on our side (error id `{error_id}`). An admin can find the details under that id."
+    return text, error_id
+
+
+def _where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(channel, user, thread_ts) of the interaction, whatever its kind."""
+    user = body.get("user_id") or (body.get("user") or {}).get("id") or body.get("event", {}).get("user")
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    thread = (body.get("container") or {}).get("thread_ts")
+    return channel, user, thread
+
+
+async def tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
+    """Answer only the person who acted: ephemeral in the channel, or in the app's DM when there is none."""
+    channel, user, thread = _where(body)
+    if user is None:
+        return
+    blocks = text_reply(text)
+    if channel:
+        await client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread)
+    else:
+        await client.chat_postMessage(channel=user, text=text, blocks=blocks)
+
+
+async def report(client: AsyncWebClient, body: dict[str, Any], error: BaseException) -> None:
+    text, _ = message_for(error)
+    try:
+        await tell(client, body, text)
+    except Exception as exc:  # the user cannot be told; the log must still say why
+        log.error("could not tell the user about %s: %s", type(error).__name__, exc)
+
+
+def register(app: AsyncApp) -> None:
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await report(client, body, error)
