@@ -1,0 +1,195 @@
+"""Granting and revoking roles. Only admins grant, never above their own role nor outside their own scope,
+and every grant and revoke is audited in the same transaction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import audit
+from bot.services.deps import Actor, Deps
+from bot.services.errors import BadInput, NotFound, PermissionDenied
+from bot.services.permissions import (
+    GLOBAL,
+    Role,
+    Scoped,
+    Target,
+    active_grants,
+    is_bootstrap_admin,
+    parse_scope,
+    require,
+    scope_covers,
+)
+from bot.services.results import GrantInfo
+from bot.store.models import Grant, Task
+
+_USER = re.compile(r"^(?:<@)?([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
+_GROUP = re.compile(r"^(?:<!subteam\^)?(S[A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
+
+
+@dataclass(frozen=True)
+class Subject:
+    type: str  # user | group
+    id: str
+
+
+def parse_subject(text: str) -> Subject:
+    """Accepts a raw ID (U…, W…, S…) or Slack's mention syntax (<@U…>, <!subteam^S…|@name>)."""
+    text = text.strip()
+    if m := _USER.match(text):
+        return Subject("user", m.group(1))
+    if m := _GROUP.match(text):
+        return Subject("group", m.group(1))
+    raise BadInput(f"{text!r} is not a Slack user or user group: mention them (@name) or give the ID (U…, S…)")
+
+
+def _info(g: Grant) -> GrantInfo:
+    return GrantInfo(
+        id=g.id,
+        team_id=g.team_id,
+        subject_type=g.subject_type,
+        subject_id=g.subject_id,
+        role=g.role,
+        scope=g.scope,
+        granted_by=g.granted_by,
+        created_at=g.created_at,
+        expires_at=g.expires_at,
+    )
+
+
+async def _scope_target(session: AsyncSession, team_id: str, scope: str) -> Scoped | None:
+    """What a grant in this scope would reach, for matching the grantor's own grants against it."""
+    kind, _, value = scope.partition(":")
+    if kind == "provider":
+        return Target("", value)
+    if kind == "tag":
+        return Target("", "", (value,))
+    if kind != "task":
+        return None
+    task = await session.scalar(select(Task).where(Task.team_id == team_id, Task.alias == value))
+    if task is None:
+        raise BadInput(f"no task called {value!r} for scope {scope}")
+    return Target(task.alias, task.provider, tuple(task.tags or ()))
+
+
+async def _check_grantor(deps: Deps, actor: Actor, role: Role, scope: str, verb: str) -> None:
+    """An admin grants or revokes only at or below their role, within a scope their admin grant covers.
+
+    Runs in its own read session, before the write transaction: on SQLite a second connection opened
+    while a writer holds the lock would wait for it forever.
+    """
+    async with deps.sessions() as session:
+        target = await _scope_target(session, actor.team_id, scope)
+    await require(deps, actor, "admin", target)
+    if actor.system or is_bootstrap_admin(deps.settings, actor):
+        return
+    task_target = target if scope.startswith("task:") else None
+    async with deps.sessions() as session:
+        grants = await active_grants(session, actor, deps.clock())
+    held = [g for g in grants if scope_covers(g.scope, scope, task_target)]
+    top = max((Role.parse(g.role) for g in held), default=None)
+    if top is None or top < Role.ADMIN:
+        raise PermissionDenied(verb, f"your admin role does not cover {scope}", Role.ADMIN.label)
+    if role > top:
+        raise PermissionDenied(verb, f"you cannot {verb} {role.label}, above your own role {top.label}", role.label)
+
+
+async def grant(
+    deps: Deps,
+    actor: Actor,
+    subject: str | Subject,
+    role: str | Role,
+    scope: str | None = None,
+    *,
+    expires_at: datetime | None = None,
+) -> GrantInfo:
+    who = parse_subject(subject) if isinstance(subject, str) else subject
+    level = Role.parse(role) if isinstance(role, str) else role
+    where = parse_scope(scope)
+    now = deps.clock()
+    if expires_at is not None and expires_at <= now:
+        raise BadInput("the expiry is in the past")
+    await _check_grantor(deps, actor, level, where, "grant")
+    async with deps.sessions.begin() as session:
+        row = Grant(
+            team_id=actor.team_id,
+            subject_type=who.type,
+            subject_id=who.id,
+            role=level.label,
+            scope=where,
+            granted_by=actor.user_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        session.add(row)
+        await session.flush()
+        audit.record(
+            session,
+            deps,
+            actor,
+            "grant",
+            f"{who.type}:{who.id}",
+            task_alias=where.partition(":")[2] if where.startswith("task:") else None,
+            after={"role": level.label, "scope": where, "expires_at": expires_at.isoformat() if expires_at else None},
+        )
+        return _info(row)
+
+
+async def revoke(deps: Deps, actor: Actor, subject: str | Subject, role: str | Role, scope: str | None = None) -> int:
+    """Removes every grant of exactly that role and scope to the subject; returns how many."""
+    who = parse_subject(subject) if isinstance(subject, str) else subject
+    level = Role.parse(role) if isinstance(role, str) else role
+    where = parse_scope(scope)
+    await _check_grantor(deps, actor, level, where, "revoke")
+    async with deps.sessions.begin() as session:
+        rows = (
+            await session.scalars(
+                select(Grant).where(
+                    Grant.team_id == actor.team_id,
+                    Grant.subject_id == who.id,
+                    Grant.role == level.label,
+                    Grant.scope == where,
+                )
+            )
+        ).all()
+        if not rows:
+            raise NotFound(f"a {level.label} grant on {where} for {who.id}")
+        for row in rows:
+            await session.delete(row)
+        audit.record(
+            session,
+            deps,
+            actor,
+            "revoke",
+            f"{who.type}:{who.id}",
+            task_alias=where.partition(":")[2] if where.startswith("task:") else None,
+            before={"role": level.label, "scope": where, "count": len(rows)},
+        )
+        return len(rows)
+
+
+async def list_grants(deps: Deps, actor: Actor, subject: str | Subject | None = None) -> list[GrantInfo]:
+    """Anyone may list their own grants; listing others' needs admin. Expired grants are left out."""
+    who = parse_subject(subject) if isinstance(subject, str) else subject
+    own = who is None or (who.type == "user" and who.id == actor.user_id)
+    if not own:
+        await require(deps, actor, "admin")
+    now = deps.clock()
+    query = select(Grant).where(Grant.team_id == actor.team_id).order_by(Grant.id)
+    if who is not None:
+        query = query.where(Grant.subject_id == who.id)
+    elif not actor.system:
+        query = query.where(Grant.subject_id.in_([actor.user_id, *actor.group_ids]))
+    async with deps.sessions() as session:
+        rows = (await session.scalars(query)).all()
+    out = [_info(g) for g in rows if g.expires_at is None or g.expires_at > now]
+    ids = deps.settings.admin_user_ids
+    for uid in sorted(ids):
+        user = uid.partition(":")[2] if ":" in uid else uid
+        if (who is None and (actor.system or user == actor.user_id)) or (who is not None and who.id == user):
+            out.insert(0, GrantInfo(0, actor.team_id, "user", user, "admin", GLOBAL, "RTCOPS_ADMIN_USERS", now, None, True))
+    return out

@@ -1,0 +1,57 @@
+"""Engine and session factory for both supported databases.
+
+SQLite gets ``BEGIN IMMEDIATE`` for every transaction: with the default deferred BEGIN, two transactions
+that both read and then write deadlock and one fails at once with "database is locked", whatever the busy
+timeout. Taking the write lock up front turns that into an orderly wait.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class UnsupportedDatabase(ValueError):
+    pass
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise UnsupportedDatabase("DATABASE_URL is not a valid database URL") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite":
+        if driver not in ("", "aiosqlite"):
+            raise UnsupportedDatabase("SQLite needs the async driver: use sqlite+aiosqlite:///path.db")
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+        engine = create_async_engine(parsed, connect_args={"timeout": 30}, **kwargs)
+        _sqlite_immediate(engine)
+        return engine
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "asyncpg"):
+            raise UnsupportedDatabase("PostgreSQL needs the async driver: use postgresql+asyncpg://user@host/db")
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+        return create_async_engine(parsed, pool_pre_ping=True, **kwargs)
+    raise UnsupportedDatabase(f"unsupported database {backend!r}: use sqlite+aiosqlite:// or postgresql+asyncpg://")
+
+
+def _sqlite_immediate(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
