@@ -199,6 +199,7 @@ UPDATABLE_PATHS: tuple[tuple[str, ...], ...] = (
     *(("Encode", name) for name in ENCODE_UPDATABLE),
     ("Control", "SpatialConfig"),
 )
+UPDATABLE_PREFIXES = tuple(".".join(path) for path in UPDATABLE_PATHS)
 
 
 # --- body normalisation ---------------------------------------------------------------------------------
@@ -717,6 +718,7 @@ def do_update(state: VolcengineState, call: Call) -> Any:
                 f"SequenceNumber {sequence} is not greater than the last applied {task.last_sequence}",
             )
         changes = only_updatable(sent, norm.ignored)
+        norm.resets = [r for r in norm.resets if r["path"].startswith(UPDATABLE_PREFIXES)]
         new = copy.deepcopy(task.config)
         if partial is not True:
             fresh = default_config()

@@ -343,7 +343,7 @@ async def test_update_ignores_fields_it_cannot_change(volc: Volc, state: vs.Volc
     update = {
         **IDS,
         "IsUpdatePartialParam": True,
-        "Layout": {"LayoutMode": 0, "CustomLayout": {"Canvas": {"Width": 640}}},
+        "Layout": {"LayoutMode": 0, "CustomLayout": {"Canvas": {"Width": 641}}},
         "Encode": {"AudioProfile": 0, "VideoCodec": 1},
     }
     assert (await volc.call(vs.UPDATE, update)).status_code == 200
@@ -352,6 +352,7 @@ async def test_update_ignores_fields_it_cannot_change(volc: Volc, state: vs.Volc
     assert task["Encode"]["AudioProfile"] == 1 and task["Encode"]["VideoCodec"] == 0
     ignored = state.requests.all(vs.UPDATE)[-1].ignored
     assert "Encode.AudioProfile (not updatable)" in ignored and "Layout.LayoutMode (not updatable)" in ignored
+    assert state.silent_resets() == []  # an ignored field is not also reported as reset
 
 
 async def test_partial_update_changes_only_what_is_sent(volc: Volc) -> None:
