@@ -212,6 +212,14 @@ def _slice(start: float, size: float, names: tuple[str, str, str], axis: str) ->
     return f"{axis} {k + 1} of {n}"
 
 
+def _edge(start: float, size: float, low: str, high: str) -> str:
+    if _near(start, 0):
+        return f"at the {low}"
+    if _near(start + size, 1):
+        return f"at the {high}"
+    return "in the middle"
+
+
 def describe(box: Box) -> str:
     """Words for a place on the canvas: 'full frame', 'right half', 'top-left quarter', 'bottom-left inset'."""
     full_w, full_h = box.w >= 1 - _TOL, box.h >= 1 - _TOL
@@ -219,10 +227,10 @@ def describe(box: Box) -> str:
         return "full frame"
     if full_h:
         named = _slice(box.x, box.w, ("left", "", "right"), "column")
-        return named or f"a {percent(box.w)} wide column on the {_zone(box).split('-')[-1]}"
+        return named or f"a {percent(box.w)} wide column {_edge(box.x, box.w, 'left', 'right')}"
     if full_w:
         named = _slice(box.y, box.h, ("top", "", "bottom"), "row")
-        return named or f"a {percent(box.h)} high band at the {_zone(box).split('-')[0]}"
+        return named or f"a {percent(box.h)} high band {_edge(box.y, box.h, 'top', 'bottom')}"
     aligned = (_near(box.x, 0) or _near(box.x, 0.5)) and (_near(box.y, 0) or _near(box.y, 0.5))
     if _near(box.w, 0.5) and _near(box.h, 0.5) and aligned:
         return f"{'top' if box.y < 0.25 else 'bottom'}-{'left' if box.x < 0.25 else 'right'} quarter"
@@ -240,6 +248,6 @@ def describe(box: Box) -> str:
 
 def percent(share: float) -> str:
     value = share * 100
-    if value >= 10 or value == round(value):
+    if value >= 10 or abs(value - round(value)) < 0.05:
         return f"{round(value)}%"
     return f"{value:.1f}%"
