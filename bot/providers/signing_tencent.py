@@ -43,14 +43,10 @@ def tc3_signature(
 ) -> str:
     """Hex signature over the canonical request; only content-type and host are signed, as the SDKs do."""
     canonical = (
-        f"{method}\n/\n{query}\ncontent-type:{content_type}\nhost:{host}\n\n"
-        f"{SIGNED_HEADERS}\n{hashlib.sha256(body).hexdigest()}"
+        f"{method}\n/\n{query}\ncontent-type:{content_type}\nhost:{host}\n\n{SIGNED_HEADERS}\n{hashlib.sha256(body).hexdigest()}"
     )
     date = utc_date(timestamp)
-    to_sign = (
-        f"{ALGORITHM}\n{timestamp}\n{date}/{service}/tc3_request\n"
-        f"{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
-    )
+    to_sign = f"{ALGORITHM}\n{timestamp}\n{date}/{service}/tc3_request\n{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
     key = _hmac(("TC3" + secret_key).encode("utf-8"), date)
     key = _hmac(key, service)
     key = _hmac(key, "tc3_request")
@@ -87,8 +83,7 @@ def sign_tencent(
         "X-TC-Timestamp": str(timestamp),
         "X-TC-Region": region,
         "Authorization": (
-            f"{ALGORITHM} Credential={credentials.secret_id}/{scope}, "
-            f"SignedHeaders={SIGNED_HEADERS}, Signature={signature}"
+            f"{ALGORITHM} Credential={credentials.secret_id}/{scope}, SignedHeaders={SIGNED_HEADERS}, Signature={signature}"
         ),
     }
     if credentials.session_token:

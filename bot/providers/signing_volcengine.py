@@ -72,9 +72,7 @@ def sign_volcengine(
     names = sorted(signed)
     signed_headers = ";".join(names)
     header_block = "".join(f"{n}:{signed[n]}\n" for n in names)
-    canonical = "\n".join(
-        [method.upper(), "/", canonical_query(query), header_block, signed_headers, body_hash]
-    )
+    canonical = "\n".join([method.upper(), "/", canonical_query(query), header_block, signed_headers, body_hash])
 
     scope = f"{day}/{region}/{service}/request"
     to_sign = "\n".join([ALGORITHM, x_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
@@ -87,8 +85,7 @@ def sign_volcengine(
         "X-Date": x_date,
         "X-Content-Sha256": body_hash,
         "Authorization": (
-            f"{ALGORITHM} Credential={credentials.access_key}/{scope}, "
-            f"SignedHeaders={signed_headers}, Signature={signature}"
+            f"{ALGORITHM} Credential={credentials.access_key}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
         ),
     }
     if credentials.session_token:

@@ -59,6 +59,15 @@ def tencent_sim() -> Iterator[tuple[str, Any]]:
         yield server.url, state
 
 
+@pytest.fixture(scope="session")
+def tencent_china_sim() -> Iterator[tuple[str, Any]]:
+    from bot.sandbox.tencent_sim import create_tencent_sim
+
+    app, state = create_tencent_sim(site="china")
+    with LoopbackServer(app) as server:
+        yield server.url, state
+
+
 _CHILD = """
 import json, socket, sys, uvicorn
 module, factory = sys.argv[1].split(":")
@@ -95,5 +104,12 @@ class ChildServer:
 @pytest.fixture(scope="module")
 def volcengine_child() -> Iterator[str]:
     server = ChildServer("bot.sandbox.volcengine_sim:create_volcengine_sim")
+    yield server.url
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def tencent_child() -> Iterator[str]:
+    server = ChildServer("bot.sandbox.tencent_sim:create_tencent_sim")
     yield server.url
     server.close()

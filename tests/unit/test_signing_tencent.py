@@ -12,9 +12,7 @@ from tencentcloud.common.abstract_client_async import AbstractClient
 from bot.providers.signing_tencent import TencentCredentials, sign_tencent, tc3_signature
 
 
-def sdk_signature(
-    *, secret: str, timestamp: int, service: str, host: str, content_type: str, body: bytes
-) -> str:
+def sdk_signature(*, secret: str, timestamp: int, service: str, host: str, content_type: str, body: bytes) -> str:
     headers = {"Content-Type": content_type, "Host": host, "X-TC-Timestamp": str(timestamp)}
     date = time.strftime("%Y-%m-%d", time.gmtime(timestamp))
     return str(AbstractClient._get_tc3_signature("POST", "/", "", body, headers, date, service, secret, {}))
@@ -81,9 +79,7 @@ def test_token_and_language_headers() -> None:
 
 
 _text = st.text(st.characters(codec="utf-8"), max_size=40)
-_near_midnight = st.builds(lambda d, s: d * 86400 + s, st.integers(0, 40000), st.integers(-5, 5)).filter(
-    lambda t: t >= 0
-)
+_near_midnight = st.builds(lambda d, s: d * 86400 + s, st.integers(0, 40000), st.integers(-5, 5)).filter(lambda t: t >= 0)
 
 
 @settings(max_examples=500, deadline=None)
@@ -111,9 +107,7 @@ def test_matches_sdk(
     secret_id: str,
     token: str | None,
 ) -> None:
-    expected = sdk_signature(
-        secret=secret, timestamp=timestamp, service=service, host=host, content_type=content_type, body=body
-    )
+    expected = sdk_signature(secret=secret, timestamp=timestamp, service=service, host=host, content_type=content_type, body=body)
     headers = sign_tencent(
         host=host,
         body=body,

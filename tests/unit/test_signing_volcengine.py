@@ -123,29 +123,21 @@ def test_secret_not_in_repr() -> None:
 
 
 _text = st.text(st.characters(codec="utf-8"), max_size=40)
-_query_text = st.text(
-    st.sampled_from(list("aZ09 -_.~!*'();:@&=+$,/?#[]%é中\t")) | st.characters(codec="utf-8"), max_size=20
-)
+_query_text = st.text(st.sampled_from(list("aZ09 -_.~!*'();:@&=+$,/?#[]%é中\t")) | st.characters(codec="utf-8"), max_size=20)
 _midnight = st.builds(
     lambda day, sec, tz: (datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=day, seconds=sec)).astimezone(tz),
     st.integers(0, 5000),
     st.integers(-5, 5),
     st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-7, minutes=-30))]),
 )
-_any_time = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC)
-)
+_any_time = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC))
 
 
 @settings(max_examples=500, deadline=None)
 @given(
     method=st.sampled_from(["POST", "GET"]),
-    host=st.sampled_from(
-        ["rtc.volcengineapi.com", "127.0.0.1:8123", "open-ap-singapore-1.volcengineapi.com:443"]
-    ),
-    query=st.dictionaries(
-        _query_text, _query_text | st.lists(_query_text, min_size=1, max_size=3), max_size=5
-    ),
+    host=st.sampled_from(["rtc.volcengineapi.com", "127.0.0.1:8123", "open-ap-singapore-1.volcengineapi.com:443"]),
+    query=st.dictionaries(_query_text, _query_text | st.lists(_query_text, min_size=1, max_size=3), max_size=5),
     body=st.binary(max_size=300) | _text.map(lambda s: s.encode("utf-8")),
     content_type=st.sampled_from([None, "application/json", "application/json; charset=utf-8"]),
     ak=st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=30),
