@@ -78,8 +78,8 @@ def test_presets_with_options_and_screens_validate(data: st.DataObject) -> None:
         options["background"] = "#" + data.draw(st.text("0123456789abcdefABCDEF", min_size=6, max_size=6))
     if name == "pip":
         options["corner"] = data.draw(st.sampled_from(["tl", "tr", "bl", "br"]))
-        options["size"] = data.draw(st.floats(0.1, 0.3))
-        options["margin"] = data.draw(st.floats(0.0, 0.05))
+        options["size"] = data.draw(st.floats(0.1, 0.25))  # up to 3 insets fit at these sizes
+        options["margin"] = data.draw(st.floats(0.0, 0.03))
     if name == "speaker":
         options["strip"] = data.draw(st.sampled_from(["bottom", "top", "left", "right"]))
         options["strip_size"] = data.draw(st.floats(0.1, 0.5))
