@@ -4,8 +4,10 @@ not secrets, which is why they may be shown."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from types import FrameType
 
 import click
@@ -35,7 +37,27 @@ def _env_lines(volc: BackgroundServer, intl: BackgroundServer, china: Background
     ]
 
 
-def _wait_for_signal() -> None:
+def _banner(servers: list[BackgroundServer], region: str, no_qps: bool) -> list[str]:
+    volc, intl, china = servers
+    qps = "off" if no_qps else "on (Volcengine 150/s Start/Update/Stop, 60/s Get; Tencent 20/s per action)"
+    p = CONTROL_PREFIX
+    return [
+        f"Volcengine RTC simulator    {volc.url}   (region {region}, version {volcengine_sim.VERSION})",
+        f"Tencent TRTC intl simulator {intl.url}",
+        f"Tencent TRTC China simulator {china.url}",
+        f"QPS limits: {qps}",
+        f"Control: {p}/faults (GET/POST/DELETE), {p}/requests, {p}/tasks, {p}/tasks/end, {p}/qps, {p}/reset on each URL",
+        "",
+        "# sandbox test credentials, ready to paste into your shell or .env:",
+        *_env_lines(volc, intl, china, region),
+        "",
+        "Press Ctrl-C to stop.",
+    ]
+
+
+@contextlib.contextmanager
+def _stop_on_signal() -> Iterator[threading.Event]:
+    """Catch Ctrl-C and SIGTERM from before the banner is printed, so an early one still stops cleanly."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -43,8 +65,7 @@ def _wait_for_signal() -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.5):
-            pass
+        yield stop
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -74,27 +95,14 @@ def providers(port: int, host: str, no_qps: bool) -> None:
         for server in servers:
             server.stop()
         raise click.ClickException(f"cannot listen on {host} (ports {port}-{port + 2}): {exc.strerror or exc}") from None
-    try:
-        for server in servers:
-            server.start()
-        volc, intl, china = servers
-        qps = "off" if no_qps else "on (Volcengine 150/s Start/Update/Stop, 60/s Get; Tencent 20/s per action)"
-        lines = [
-            f"Volcengine RTC simulator    {volc.url}   (region {volc_config.region}, version {volcengine_sim.VERSION})",
-            f"Tencent TRTC intl simulator {intl.url}",
-            f"Tencent TRTC China simulator {china.url}",
-            f"QPS limits: {qps}",
-            f"Control: {CONTROL_PREFIX}/faults (GET/POST/DELETE), {CONTROL_PREFIX}/requests, {CONTROL_PREFIX}/tasks,"
-            f" {CONTROL_PREFIX}/tasks/end, {CONTROL_PREFIX}/qps, {CONTROL_PREFIX}/reset on each URL",
-            "",
-            "# sandbox test credentials, ready to paste into your shell or .env:",
-            *_env_lines(volc, intl, china, volc_config.region),
-            "",
-            "Press Ctrl-C to stop.",
-        ]
-        click.echo("\n".join(lines))
-        _wait_for_signal()
-    finally:
-        for server in servers:
-            server.stop()
+    with _stop_on_signal() as stop:
+        try:
+            for server in servers:
+                server.start()
+            click.echo("\n".join(_banner(servers, volc_config.region, no_qps)))
+            while not stop.wait(0.5):
+                pass
+        finally:
+            for server in servers:
+                server.stop()
     click.echo("sandbox stopped")
