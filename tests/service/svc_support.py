@@ -1,0 +1,49 @@
+"""Constants and small helpers shared by the service tests (imported by conftest and the tests)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.services.deps import Actor
+
+TEAM = "T0001"
+BOOT_ADMIN = Actor(TEAM, "UBOOT")
+
+
+class Clock:
+    """The services' clock, moved by hand so that expiry is tested without waiting."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+START_CONFIG: dict[str, Any] = {
+    "TargetStreams": {"StreamList": [{"UserId": "alice", "Index": 0}, {"UserId": "bob", "Index": 1}]},
+    "Layout": {
+        "LayoutMode": 2,
+        "CustomLayout": {
+            "Canvas": {"Width": 1280, "Height": 720, "Background": "#112233"},
+            "Regions": [
+                {"StreamIndex": 0, "WidthProportion": 0.5, "HeightProportion": 1.0, "LocationX": 0.0, "LocationY": 0.0},
+                {"StreamIndex": 1, "WidthProportion": 0.5, "HeightProportion": 1.0, "LocationX": 0.5, "ZOrder": 1},
+            ],
+        },
+    },
+    "Encode": {"VideoFps": 30, "VideoBitrate": 2500, "AudioBitrate": 128},
+}
+APP_ID = "app1"
+ROOM_ID = "room1"
+SDK_APP_ID = 1400000001
+
+
+def sent_updates(state: Any, action: str = "UpdatePushMixedStreamToCDN") -> list[dict[str, Any]]:
+    """The bodies the simulator received for an action, as JSON."""
+    return [json.loads(r.body) for r in state.requests.all(action) if r.status == 200]

@@ -1,0 +1,57 @@
+"""Migrations and the start-up check, on both databases."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store import create_engine, schema
+from bot.store.engine import UnsupportedDatabase
+
+
+async def test_upgrade_on_up_to_date_database_is_a_no_op_and_models_agree(engine: AsyncEngine) -> None:
+    before = await schema.state(engine)
+    assert before.up_to_date
+    after = await schema.upgrade(engine)
+    assert after.up_to_date and after.current == schema.head_revision()
+    assert await schema.model_differences(engine) == []
+    await schema.ensure_current(engine)
+
+
+async def test_empty_database_is_refused_then_upgraded(engine: AsyncEngine) -> None:
+    await schema.downgrade(engine, "base")
+    with pytest.raises(schema.SchemaNotCurrent) as caught:
+        await schema.ensure_current(engine)
+    message = str(caught.value)
+    assert "\n" not in message and "rtcops db upgrade" in message
+    state = await schema.upgrade(engine)
+    assert state.up_to_date
+    assert await schema.model_differences(engine) == []
+    await schema.ensure_current(engine)
+
+
+async def test_audit_events_are_append_only(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO audit_events (at, team_id, actor, action, target, outcome, detail) "
+                "VALUES (CURRENT_TIMESTAMP, 'T1', 'U1', 'grant', 'user:U2', 'ok', '')"
+            )
+        )
+    for statement in ("UPDATE audit_events SET outcome = 'forged'", "DELETE FROM audit_events"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(text(statement))
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT outcome FROM audit_events"))).scalar_one() == "ok"
+
+
+def test_database_urls_are_checked_with_a_clear_message() -> None:
+    with pytest.raises(UnsupportedDatabase, match="sqlite\\+aiosqlite"):
+        create_engine("sqlite:///x.db".replace("sqlite", "sqlite+pysqlite"))
+    with pytest.raises(UnsupportedDatabase, match="asyncpg"):
+        create_engine("postgresql+psycopg2://u@h/db")
+    with pytest.raises(UnsupportedDatabase, match="unsupported database"):
+        create_engine("mysql://u@h/db")
