@@ -787,19 +787,13 @@ async def pending_for_approver(deps: Deps, actor: Actor) -> list[ChangeResult]:
     now = deps.clock()
     async with deps.sessions() as session:
         rows = (
-            (
-                await session.execute(
-                    select(ChangeRequest, Task)
-                    .join(Task, Task.id == ChangeRequest.task_id)
-                    .where(
-                        ChangeRequest.team_id == actor.team_id, ChangeRequest.state == "pending", ChangeRequest.expires_at > now
-                    )
-                    .order_by(ChangeRequest.id)
-                )
+            await session.execute(
+                select(ChangeRequest, Task)
+                .join(Task, Task.id == ChangeRequest.task_id)
+                .where(ChangeRequest.team_id == actor.team_id, ChangeRequest.state == "pending", ChangeRequest.expires_at > now)
+                .order_by(ChangeRequest.id)
             )
-            .tuples()
-            .all()
-        )
+        ).all()
     out: list[ChangeResult] = []
     for req, task in rows:
         if req.requester == actor.user_id:

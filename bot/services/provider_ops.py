@@ -10,7 +10,12 @@ from typing import Any
 from bot.providers.errors import InvalidRequest, ProviderError
 from bot.providers.reply import ProviderReply
 from bot.providers.tencent_models import UpdateStreamIngest
-from bot.providers.volcengine_models import UpdatePushMixedStreamToCDN, update_body
+from bot.providers.volcengine_models import (
+    GetPushMixedStreamToCDNTask,
+    PushMixedStreamToCDNTaskInfo,
+    UpdatePushMixedStreamToCDN,
+    update_body,
+)
 from bot.services.deps import Deps
 from bot.services.results import ProviderState
 from bot.store.models import Task
@@ -34,10 +39,8 @@ async def read_state(deps: Deps, task: Task) -> ProviderState:
     """Never raises for provider trouble: an unreachable provider is a state to show, not a crash."""
     try:
         if task.provider == "volcengine":
-            reply = await deps.providers.volcengine.get_push_mixed_stream_to_cdn_task(
-                {"AppId": task.app_id, "RoomId": task.room_id, "TaskId": task.provider_task_id}
-            )
-            info = reply.result.push_mixed_stream_to_cdn_task
+            reply = await _volcengine_get(deps, task)
+            info = reply.result
             if info is None:
                 return ProviderState("not found (Get sees tasks of the last 72 h)", False, None, reply.request_id)
             state = info.status_text + (f" / {info.push_state_text}" if info.running else "")
@@ -52,6 +55,24 @@ async def read_state(deps: Deps, task: Task) -> ProviderState:
     except (ProviderError, InvalidRequest) as exc:
         request_id = exc.request_id if isinstance(exc, ProviderError) else None
         return ProviderState("unavailable", None, None, request_id, describe_error(exc))
+
+
+def _task_info(result: Any) -> PushMixedStreamToCDNTaskInfo | None:
+    if not isinstance(result, dict):
+        raise ValueError("Result is not an object")
+    raw = result.get("PushMixedStreamToCDNTask", result.get("PushMixedStreamToCdnTask"))
+    return None if raw is None else PushMixedStreamToCDNTaskInfo.model_validate(raw)
+
+
+async def _volcengine_get(deps: Deps, task: Task) -> ProviderReply[PushMixedStreamToCDNTaskInfo | None]:
+    """Get, parsed here: GetPushMixedStreamToCDNTaskResult's alias for the wrapper key reads
+    "PushMixedStreamToCdnTask", while the API (providers.md §1.2) answers "PushMixedStreamToCDNTask", so the
+    typed method always reports no task. Goes back to `get_push_mixed_stream_to_cdn_task` once that is fixed."""
+    client = deps.providers.volcengine
+    query = GetPushMixedStreamToCDNTask.model_validate(
+        {"AppId": task.app_id, "RoomId": task.room_id, "TaskId": task.provider_task_id}
+    ).query()
+    return await client._call("GET", "GetPushMixedStreamToCDNTask", query, None, _task_info)
 
 
 def volcengine_body(task: Task, configuration: dict[str, Any], sequence_number: int | None) -> UpdatePushMixedStreamToCDN:

@@ -22,16 +22,10 @@ async def recover_applying(deps: Deps) -> list[RecoveryOutcome]:
     """Run at start-up, before the bot takes requests, so no apply of ours is in flight."""
     async with deps.sessions() as session:
         rows = (
-            (
-                await session.execute(
-                    select(ChangeRequest, Task)
-                    .join(Task, Task.id == ChangeRequest.task_id)
-                    .where(ChangeRequest.state == "applying")
-                )
+            await session.execute(
+                select(ChangeRequest, Task).join(Task, Task.id == ChangeRequest.task_id).where(ChangeRequest.state == "applying")
             )
-            .tuples()
-            .all()
-        )
+        ).all()
     outcomes: list[RecoveryOutcome] = []
     for req, task in rows:
         outcomes.append(await reconcile(deps, req, task, cause="found applying at start-up"))

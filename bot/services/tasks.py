@@ -216,7 +216,7 @@ async def list_tasks(deps: Deps, actor: Actor) -> list[TaskInfo]:
         rows = await session.execute(
             select(ChangeRequest.open_slot, ChangeRequest.id).where(ChangeRequest.open_slot.is_not(None))
         )
-        opens = {slot: rid for slot, rid in rows.tuples()}
+        opens = {slot: rid for slot, rid in rows.all()}
     out: list[TaskInfo] = []
     for task in tasks:
         info = task_info(task, opens.get(task.id))

@@ -1,0 +1,381 @@
+"""The change engine end to end: real store, real clients, the simulators over loopback HTTP."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, START_CONFIG, TEAM, Clock, sent_updates
+
+from bot.services import changes, grants, idempotency, recovery, tasks
+from bot.services.deps import Actor, Deps
+from bot.services.errors import (
+    Expired,
+    InvalidChange,
+    InvalidState,
+    Locked,
+    PayloadChanged,
+    PermissionDenied,
+    SelfApproval,
+    Stale,
+)
+from bot.services.provider_ops import updatable
+from bot.store.models import AuditEvent, ChangeRequest, Task
+
+OPERATOR = Actor(TEAM, "UOPER")
+APPROVER = Actor(TEAM, "UAPPR")
+UPDATE = "UpdatePushMixedStreamToCDN"
+
+
+@pytest.fixture
+async def people(deps: Deps) -> None:
+    await grants.grant(deps, BOOT_ADMIN, OPERATOR.user_id, "operator")
+    await grants.grant(deps, BOOT_ADMIN, APPROVER.user_id, "approver")
+
+
+def in_force(sims: Any, alias: str) -> dict[str, Any]:
+    task = sims.volc.task(APP_ID, ROOM_ID, f"t-{alias}")
+    return updatable(task.config)
+
+
+async def test_registration_reads_the_configuration_in_force(deps: Deps, start_volc: Any, sims: Any) -> None:
+    added = await start_volc("stage")
+    assert added.baseline_source == "provider"
+    assert added.task.version == 1 and added.task.canvas == (1280, 720)
+    assert added.task.configuration == in_force(sims, "stage")
+    assert added.task.configuration["Encode"]["VideoBitrate"] == 2500
+    assert "VideoCodec" not in added.task.configuration["Encode"]  # start-only fields are not kept
+
+
+async def test_region_edit_changes_one_region_and_resets_nothing(deps: Deps, start_volc: Any, sims: Any, people: None) -> None:
+    await start_volc("stage")
+    before = in_force(sims, "stage")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 1, {"Alpha": 0.5, "ZOrder": 7})
+    assert proposed.state == "pending" and proposed.needs_approval and proposed.touched == ["layout"]
+    await changes.approve(deps, APPROVER, proposed.request_id, expected_hash=proposed.payload_hash)
+    applied = await changes.apply(deps, APPROVER, proposed.request_id)
+    assert applied.state == "applied" and applied.result_version == 2 and applied.provider_request_id
+
+    sent = sent_updates(sims.volc)[-1]
+    assert {k: sent[k] for k in ("TargetStreams", "Layout", "Encode")} == {
+        k: proposed.desired[k] for k in ("TargetStreams", "Layout", "Encode")
+    }
+    after = in_force(sims, "stage")
+    assert after["Encode"] == before["Encode"]
+    assert after["TargetStreams"] == before["TargetStreams"]
+    regions_before = before["Layout"]["CustomLayout"]["Regions"]
+    regions_after = after["Layout"]["CustomLayout"]["Regions"]
+    assert regions_after[0] == regions_before[0]
+    assert regions_after[1] == {**regions_before[1], "Alpha": 0.5, "ZOrder": 7}
+    assert after["Layout"]["CustomLayout"]["Canvas"] == before["Layout"]["CustomLayout"]["Canvas"]
+    assert sims.volc.silent_resets() == []
+
+
+async def test_preset_keeps_encode_and_background_and_gives_a_preview(
+    deps: Deps, start_volc: Any, sims: Any, people: None
+) -> None:
+    await start_volc("stage")
+    before = in_force(sims, "stage")
+    proposed = await changes.propose_layout_preset(deps, OPERATOR, "stage", "pip", ["bob", "alice"])
+    assert proposed.preview_png is not None and proposed.preview_png.startswith(b"\x89PNG")
+    assert proposed.diff_lines
+    await changes.approve(deps, APPROVER, proposed.request_id)
+    result = await changes.apply(deps, APPROVER, proposed.request_id)
+    assert result.state == "applied"
+    sent = sent_updates(sims.volc)[-1]
+    assert sent["Encode"] == before["Encode"]
+    assert sent["Layout"]["CustomLayout"]["Canvas"]["Background"] == "#112233"
+    assert sent["SequenceNumber"] == 1
+    assert in_force(sims, "stage") == updatable({**sims.volc.task(APP_ID, ROOM_ID, "t-stage").config})
+    assert in_force(sims, "stage")["Encode"] == before["Encode"]
+
+
+async def test_patch_merges_objects_and_replaces_arrays_whole(deps: Deps, start_volc: Any, sims: Any, people: None) -> None:
+    await start_volc("stage")
+    patch = {"Encode": {"VideoFps": 25}}
+    proposed = await changes.propose_patch(deps, OPERATOR, "stage", patch)
+    assert proposed.touched == ["encode"]
+    assert proposed.desired["Encode"] == {**proposed.baseline["Encode"], "VideoFps": 25}
+    assert proposed.desired["Layout"] == proposed.baseline["Layout"]
+    await changes.cancel(deps, OPERATOR, proposed.request_id)
+    streams = {"TargetStreams": {"StreamList": [{"UserId": "carol", "Index": 0}, {"UserId": "bob", "Index": 1}]}}
+    swapped = await changes.propose_patch(deps, OPERATOR, "stage", streams)
+    assert swapped.desired["TargetStreams"] == streams["TargetStreams"]
+
+
+async def test_invalid_changes_are_refused_with_field_paths(deps: Deps, start_volc: Any, people: None) -> None:
+    await start_volc("stage")
+    with pytest.raises(InvalidChange) as caught:
+        await changes.propose_patch(deps, OPERATOR, "stage", {"Encode": {"VideoFps": 90}})
+    assert any("Encode.VideoFps" in p for p in caught.value.problems)
+    with pytest.raises(InvalidChange, match="cannot be changed by Update"):
+        await changes.propose_patch(deps, OPERATOR, "stage", {"Encode": {"VideoCodec": 1}})
+    with pytest.raises(InvalidChange, match="nothing would change"):
+        await changes.propose_patch(deps, OPERATOR, "stage", {"Encode": {"VideoFps": 30}})
+    with pytest.raises(InvalidChange, match="StreamIndex 5"):
+        await changes.propose_region_edit(deps, OPERATOR, "stage", 5, {"Alpha": 0.5})
+
+
+async def test_policy_volume_and_pause_skip_approval_url_does_not(
+    deps: Deps, start_tencent: Any, sims: Any, people: None
+) -> None:
+    added = await start_tencent("backup")
+    quiet = await changes.propose_ingest(deps, OPERATOR, "backup", volume=40)
+    assert quiet.state == "approved" and not quiet.needs_approval
+    result = await changes.apply(deps, OPERATOR, quiet.request_id)
+    assert result.state == "applied" and result.result_version == 2
+    sent = sent_updates(sims.tencent, "UpdateStreamIngest")[-1]
+    assert sent["Volume"] == 40 and sent["StreamUrl"] == "https://media.example.com/a.mp4" and sent["IsPause"] is False
+    assert "SequenceNumber" not in sent
+    ids = added.task.identifiers
+    task = sims.tencent.task(int(ids["SdkAppId"]), ids["TaskId"])
+    assert task.volume == 40
+
+    loud = await changes.propose_ingest(deps, OPERATOR, "backup", stream_url="https://media.example.com/b.mp4")
+    assert loud.needs_approval and loud.state == "pending"
+    await changes.cancel(deps, OPERATOR, loud.request_id)
+    await changes.set_policy(deps, BOOT_ADMIN, "backup", "url", False)
+    relaxed = await changes.propose_ingest(deps, OPERATOR, "backup", stream_url="https://media.example.com/b.mp4")
+    assert not relaxed.needs_approval
+    with pytest.raises(PermissionDenied):
+        await changes.set_policy(deps, OPERATOR, "backup", "volume", True)
+
+
+async def test_self_approval_is_refused(deps: Deps, start_volc: Any, people: None) -> None:
+    await start_volc("stage")
+    await grants.grant(deps, BOOT_ADMIN, OPERATOR.user_id, "approver")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    with pytest.raises(SelfApproval):
+        await changes.approve(deps, OPERATOR, proposed.request_id)
+
+
+async def test_approver_must_hold_approver_in_scope(deps: Deps, start_volc: Any, people: None) -> None:
+    await start_volc("stage")
+    await start_volc("other")
+    outsider = Actor(TEAM, "UOUT")
+    await grants.grant(deps, BOOT_ADMIN, outsider.user_id, "approver", "task:other")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    with pytest.raises(PermissionDenied) as caught:
+        await changes.approve(deps, outsider, proposed.request_id)
+    assert caught.value.missing_role == "approver"
+    assert [r.request_id for r in await changes.pending_for_approver(deps, APPROVER)] == [proposed.request_id]
+    assert await changes.pending_for_approver(deps, outsider) == []
+    assert await changes.pending_for_approver(deps, OPERATOR) == []
+
+
+async def test_expired_approval(deps: Deps, start_volc: Any, clock: Clock, people: None) -> None:
+    await start_volc("stage")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    clock.advance(minutes=deps.settings.request_ttl_minutes, seconds=1)
+    with pytest.raises(Expired):
+        await changes.approve(deps, APPROVER, proposed.request_id)
+    assert (await changes.get_request(deps, APPROVER, proposed.request_id)).state == "expired"
+    again = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})  # lock released
+    assert again.state == "pending"
+
+
+async def test_approval_after_the_payload_changed(deps: Deps, start_volc: Any, people: None) -> None:
+    await start_volc("stage")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    tampered = copy.deepcopy(proposed.desired)
+    tampered["Encode"]["VideoBitrate"] = 9000
+    async with deps.sessions.begin() as session:
+        await session.execute(update(ChangeRequest).where(ChangeRequest.id == proposed.request_id).values(desired=tampered))
+    with pytest.raises(PayloadChanged):
+        await changes.approve(deps, APPROVER, proposed.request_id, expected_hash=proposed.payload_hash)
+    assert (await changes.get_request(deps, APPROVER, proposed.request_id)).state == "stale"
+
+
+async def test_approval_of_a_different_payload_than_shown(deps: Deps, start_volc: Any, people: None) -> None:
+    await start_volc("stage")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    with pytest.raises(PayloadChanged):
+        await changes.approve(deps, APPROVER, proposed.request_id, expected_hash="0" * 64)
+
+
+async def test_stale_when_changed_outside_the_bot(deps: Deps, start_volc: Any, sims: Any, people: None) -> None:
+    await start_volc("stage")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    outside = {"AppId": APP_ID, "RoomId": ROOM_ID, "TaskId": "t-stage", **copy.deepcopy(START_CONFIG)}
+    outside["Encode"]["VideoFps"] = 20
+    del outside["Layout"]["LayoutMode"]
+    await deps.providers.volcengine.update_push_mixed_stream_to_cdn(outside)
+    with pytest.raises(Stale, match="outside the bot"):
+        await changes.approve(deps, APPROVER, proposed.request_id)
+    # the next proposal shows the drift and merges onto what is really in force
+    again = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    assert again.drift_lines
+    assert again.desired["Encode"]["VideoFps"] == 20
+
+
+async def test_stale_when_the_task_version_moved(deps: Deps, start_tencent: Any, people: None) -> None:
+    await start_tencent("backup")
+    proposed = await changes.propose_ingest(deps, OPERATOR, "backup", stream_url="https://media.example.com/c.mp4")
+    async with deps.sessions.begin() as session:
+        await session.execute(update(Task).where(Task.alias == "backup").values(version=Task.version + 1))
+    with pytest.raises(Stale):
+        await changes.approve(deps, APPROVER, proposed.request_id)
+
+
+async def test_one_open_change_per_task_and_admin_unlock(deps: Deps, start_volc: Any, people: None) -> None:
+    await start_volc("stage")
+    first = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    await changes.attach_message(deps, first.request_id, channel_id="C1", message_ts="1.2", permalink="https://x.slack.com/p1")
+    with pytest.raises(Locked) as caught:
+        await changes.propose_region_edit(deps, APPROVER, "stage", 1, {"Alpha": 0.9})
+    assert caught.value.by == OPERATOR.user_id and caught.value.link == "https://x.slack.com/p1"
+    assert "<@UOPER>" in str(caught.value)
+    with pytest.raises(PermissionDenied):
+        await changes.unlock(deps, APPROVER, "stage")
+    broken = await changes.unlock(deps, BOOT_ADMIN, "stage")
+    assert broken is not None and broken.state == "cancelled"
+    assert await changes.unlock(deps, BOOT_ADMIN, "stage") is None
+    second = await changes.propose_region_edit(deps, APPROVER, "stage", 1, {"Alpha": 0.9})
+    assert second.state == "pending"
+
+
+async def test_reject_and_cancel_and_repeated_clicks(deps: Deps, start_volc: Any, people: None) -> None:
+    await start_volc("stage")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    rejected = await changes.reject(deps, APPROVER, proposed.request_id, "not now")
+    assert rejected.state == "rejected"
+    for call in (changes.approve, changes.reject):
+        with pytest.raises(InvalidState):
+            await call(deps, APPROVER, proposed.request_id)
+    with pytest.raises(InvalidState):
+        await changes.apply(deps, APPROVER, proposed.request_id)
+    other = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.8})
+    with pytest.raises(PermissionDenied):
+        await changes.cancel(deps, Actor(TEAM, "USTRANGER"), other.request_id)
+    await changes.approve(deps, APPROVER, other.request_id)
+    cancelled = await changes.cancel(deps, OPERATOR, other.request_id)
+    assert cancelled.state == "cancelled"
+
+
+async def test_apply_is_exactly_once(deps: Deps, start_volc: Any, sims: Any, people: None) -> None:
+    await start_volc("stage")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    await changes.approve(deps, APPROVER, proposed.request_id)
+    await changes.apply(deps, APPROVER, proposed.request_id)
+    with pytest.raises(InvalidState, match="applied"):
+        await changes.apply(deps, APPROVER, proposed.request_id)
+    assert len(sent_updates(sims.volc)) == 1
+
+
+async def test_provider_refusal_is_recorded_and_releases_the_lock(deps: Deps, start_volc: Any, sims: Any, people: None) -> None:
+    await start_volc("stage")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    await changes.approve(deps, APPROVER, proposed.request_id)
+    sims.volc.end_task(APP_ID, ROOM_ID, "t-stage")
+    failed = await changes.apply(deps, APPROVER, proposed.request_id)
+    assert failed.state == "failed"
+    assert failed.error_code == "InvalidParameter.ErrorActiveTaskNotFound" and failed.provider_request_id
+    history = await changes.history(deps, OPERATOR, "stage")
+    assert history.current_version == 1 and [c.state for c in history.changes] == ["failed"]
+
+
+async def test_rollback_sends_exactly_version_n(deps: Deps, start_volc: Any, sims: Any, people: None) -> None:
+    await start_volc("stage")
+    for alpha in (0.9, 0.8):
+        p = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": alpha})
+        await changes.approve(deps, APPROVER, p.request_id)
+        assert (await changes.apply(deps, APPROVER, p.request_id)).state == "applied"
+    history = await changes.history(deps, OPERATOR, "stage")
+    assert [v.version for v in history.versions] == [3, 2, 1]
+    version_2 = next(v.configuration for v in history.versions if v.version == 2)
+
+    back = await changes.propose_rollback(deps, OPERATOR, "stage", 2)
+    assert back.needs_approval and back.rollback_to == 2
+    await changes.approve(deps, APPROVER, back.request_id)
+    done = await changes.apply(deps, APPROVER, back.request_id)
+    assert done.state == "applied" and done.result_version == 4
+    sent = sent_updates(sims.volc)[-1]
+    assert {k: v for k, v in sent.items() if k in ("TargetStreams", "Layout", "Encode", "Control")} == version_2
+    assert [s["SequenceNumber"] for s in sent_updates(sims.volc)] == [1, 2, 3]
+    with pytest.raises(Exception, match="version 9"):
+        await changes.propose_rollback(deps, OPERATOR, "stage", 9)
+
+
+async def test_recovery_after_a_crash_mid_apply(deps: Deps, start_volc: Any, start_tencent: Any, sims: Any, people: None) -> None:
+    """Simulate the crash: the request is left in `applying`; for one the provider got the update."""
+    await start_volc("landed")
+    await start_volc("lost")
+    await start_tencent("ingest")
+    ids = {}
+    for alias, maker in (
+        ("landed", lambda a: changes.propose_region_edit(deps, OPERATOR, a, 0, {"Alpha": 0.7})),
+        ("lost", lambda a: changes.propose_region_edit(deps, OPERATOR, a, 0, {"Alpha": 0.7})),
+        ("ingest", lambda a: changes.propose_ingest(deps, OPERATOR, a, stream_url="https://media.example.com/z.mp4")),
+    ):
+        proposed = await maker(alias)
+        await changes.approve(deps, APPROVER, proposed.request_id)
+        ids[alias] = proposed.request_id
+        async with deps.sessions.begin() as session:
+            await session.execute(
+                update(ChangeRequest).where(ChangeRequest.id == proposed.request_id).values(state="applying", sequence_number=1)
+            )
+        if alias == "landed":
+            task = (await tasks.show_task(deps, OPERATOR, alias)).task
+            body = {"AppId": APP_ID, "RoomId": ROOM_ID, "TaskId": task.identifiers["TaskId"], **proposed.desired}
+            await deps.providers.volcengine.update_push_mixed_stream_to_cdn({**body, "SequenceNumber": 1})
+
+    outcomes = {o.alias: o for o in await recovery.recover_applying(deps)}
+    assert outcomes["landed"].state == "applied"
+    assert outcomes["lost"].state == "failed"
+    assert outcomes["ingest"].state == "unknown" and "unknown" in outcomes["ingest"].detail
+    assert (await tasks.show_task(deps, OPERATOR, "landed")).task.version == 2
+    assert (await tasks.show_task(deps, OPERATOR, "lost")).task.version == 1
+    for alias in ids:  # every lock released, nothing left applying
+        assert (await tasks.show_task(deps, OPERATOR, alias)).task.open_request_id is None
+    assert await recovery.recover_applying(deps) == []
+
+
+async def test_timeout_during_apply_is_reconciled(deps: Deps, start_volc: Any, sims: Any, people: None) -> None:
+    await start_volc("stage")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.6})
+    await changes.approve(deps, APPROVER, proposed.request_id)
+    sims.volc.fail_with_status(503, action=UPDATE, times=None)
+    result = await changes.apply(deps, APPROVER, proposed.request_id)
+    assert result.state in ("failed", "applied", "unknown")
+    assert result.error_code or result.provider_request_id
+
+
+async def test_audit_trail_of_a_change(deps: Deps, start_volc: Any, people: None) -> None:
+    await start_volc("stage")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.9})
+    await changes.approve(deps, APPROVER, proposed.request_id)
+    await changes.apply(deps, APPROVER, proposed.request_id)
+    async with deps.sessions() as session:
+        rows = (await session.scalars(select(AuditEvent).where(AuditEvent.task_alias == "stage").order_by(AuditEvent.id))).all()
+    assert [(e.action, e.outcome) for e in rows] == [
+        ("task.add", "ok"),
+        ("change.propose", "pending"),
+        ("change.approve", "approved"),
+        ("change.apply", "applied"),
+    ]
+    assert rows[-1].provider_request_id and rows[-1].after == proposed.desired
+
+
+async def test_claim_is_first_wins(deps: Deps) -> None:
+    assert await idempotency.claim(deps, "click:1:123.456")
+    assert not await idempotency.claim(deps, "click:1:123.456")
+    assert await idempotency.claim(deps, "click:1:123.457")
+
+
+async def test_tasks_are_listed_by_permission_and_removed_by_admins(deps: Deps, start_volc: Any, start_tencent: Any) -> None:
+    await start_volc("stage", tags=("live",))
+    await start_tencent("backup")
+    viewer = Actor(TEAM, "UVIEW")
+    await grants.grant(deps, BOOT_ADMIN, viewer.user_id, "viewer", "tag:live")
+    assert [t.alias for t in await tasks.list_tasks(deps, viewer)] == ["stage"]
+    status = await tasks.show_task(deps, viewer, "stage")
+    assert status.provider.running and status.provider.state.startswith("running")
+    statuses = await tasks.list_statuses(deps, BOOT_ADMIN)
+    assert {s.task.alias: s.provider.state for s in statuses}["backup"] == "InProgress"
+    with pytest.raises(PermissionDenied):
+        await tasks.remove_task(deps, viewer, "stage")
+    removed = await tasks.remove_task(deps, BOOT_ADMIN, "stage")
+    assert removed.alias == "stage"
+    assert [t.alias for t in await tasks.list_tasks(deps, BOOT_ADMIN)] == ["backup"]
