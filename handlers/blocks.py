@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +72,10 @@ def who(user_id: str | None) -> str:
     if not user_id:
         return "someone"
     return f"<@{user_id}>" if user_id[:1] in ("U", "W") and ":" not in user_id else f"`{user_id}`"
+
+
+def mention(subject_type: str, subject_id: str) -> str:
+    return who(subject_id) if subject_type == "user" else f"<!subteam^{subject_id}>"
 
 
 def when(moment: datetime) -> str:
@@ -169,11 +174,15 @@ def change_fallback(change: ChangeResult) -> str:
 
 def _outcome(change: ChangeResult) -> str:
     if change.state == "applied":
-        return (f":large_green_circle: *Applied* as version {change.result_version} · "
-                f"RequestId `{change.provider_request_id or 'none'}`")
+        return (
+            f":large_green_circle: *Applied* as version {change.result_version} · "
+            f"RequestId `{change.provider_request_id or 'none'}`"
+        )
     if change.state == "failed":
-        return (f":red_circle: *Failed*: `{change.error_code or 'error'}` {change.error_message or ''} · "
-                f"RequestId `{change.provider_request_id or 'none'}`")
+        return (
+            f":red_circle: *Failed*: `{change.error_code or 'error'}` {change.error_message or ''} · "
+            f"RequestId `{change.provider_request_id or 'none'}`"
+        )
     if change.state == "unknown":
         return ":grey_question: *Outcome unknown*: check `/rtc status " + change.alias + "` before proposing again"
     return _STATE_WORDS.get(change.state, change.state)
@@ -187,14 +196,24 @@ def request_message(change: ChangeResult, approvers: Sequence[str] = ()) -> list
         _section("*What changes*\n" + lines_text(change.diff_lines, limit=TEXT_CHARS - 20)),
     ]
     if change.drift_lines:
-        blocks.append(_section("*Changed outside rtcops since the last applied version*\n"
-                               + lines_text(change.drift_lines, limit=TEXT_CHARS - 80)))
+        blocks.append(
+            _section(
+                "*Changed outside rtcops since the last applied version*\n"
+                + lines_text(change.drift_lines, limit=TEXT_CHARS - 80)
+            )
+        )
     state = _outcome(change)
     if change.decided_by:
         verb = "rejected" if change.state == "rejected" else "approved"
         state += f" · {verb} by {who(change.decided_by)}"
-    blocks.append(_context(state, f"base version {change.base_version} · expires {when(change.expires_at)}"
-                           if change.state == "pending" else f"base version {change.base_version}"))
+    blocks.append(
+        _context(
+            state,
+            f"base version {change.base_version} · expires {when(change.expires_at)}"
+            if change.state == "pending"
+            else f"base version {change.base_version}",
+        )
+    )
     if change.state == "pending" and change.needs_approval:
         if approvers:
             blocks.append(_context("Approvers: " + ", ".join(approvers)))
@@ -207,9 +226,18 @@ def approval_buttons(change: ChangeResult) -> ActionsBlock:
     return ActionsBlock(
         block_id=f"decide_{change.request_id}",
         elements=[
-            ButtonElement(text="Approve", action_id=APPROVE, value=value, style="primary",
-                          confirm=ConfirmObject(title="Apply this change?", text=clip(f"{change.alias}: {change.summary}", 300),
-                                                confirm="Approve", deny="Back")),
+            ButtonElement(
+                text="Approve",
+                action_id=APPROVE,
+                value=value,
+                style="primary",
+                confirm=ConfirmObject(
+                    title="Apply this change?",
+                    text=clip(f"{change.alias}: {change.summary}", 300),
+                    confirm="Approve",
+                    deny="Back",
+                ),
+            ),
             ButtonElement(text="Reject", action_id=REJECT, value=value, style="danger"),
         ],
     )
@@ -226,8 +254,11 @@ def thread_outcome(change: ChangeResult) -> list[dict[str, Any]]:
 
 def notify_line(change: ChangeResult, link: str | None) -> str:
     mark = ":large_green_circle:" if change.state == "applied" else ":red_circle:"
-    detail = (f"applied v{change.result_version}, RequestId `{change.provider_request_id or 'none'}`"
-              if change.state == "applied" else f"{change.state}: `{change.error_code or 'error'}`")
+    detail = (
+        f"applied v{change.result_version}, RequestId `{change.provider_request_id or 'none'}`"
+        if change.state == "applied"
+        else f"{change.state}: `{change.error_code or 'error'}`"
+    )
     where = f" · <{link}|thread>" if link else ""
     head = f"{mark} *{change.alias}* {change.kind} change #{change.request_id} by {who(change.requester)}"
     return clip(f"{head}: {detail}{where}", 3000)
@@ -272,15 +303,20 @@ def task_status(status: TaskStatus) -> list[dict[str, Any]]:
 
 
 def history(h: History) -> list[dict[str, Any]]:
-    versions = [f"v{v.version} · {when(v.applied_at)} · {who(v.applied_by)}"
-                + (f" · request #{v.change_request_id}" if v.change_request_id else "") + (f" · {v.note}" if v.note else "")
-                for v in h.versions]
+    versions = [
+        f"v{v.version} · {when(v.applied_at)} · {who(v.applied_by)}"
+        + (f" · request #{v.change_request_id}" if v.change_request_id else "")
+        + (f" · {v.note}" if v.note else "")
+        for v in h.versions
+    ]
     changes = [_change_summary_line(c) for c in h.changes]
-    return fit_message([
-        _section(f"*{h.alias}* is at version {h.current_version}"),
-        _section("*Versions*\n" + lines_text(versions)),
-        _section("*Changes*\n" + lines_text(changes)),
-    ])
+    return fit_message(
+        [
+            _section(f"*{h.alias}* is at version {h.current_version}"),
+            _section("*Versions*\n" + lines_text(versions)),
+            _section("*Changes*\n" + lines_text(changes)),
+        ]
+    )
 
 
 def _change_summary_line(c: ChangeSummary) -> str:
@@ -294,7 +330,7 @@ def _change_summary_line(c: ChangeSummary) -> str:
 def grant_list(grants: Sequence[GrantInfo]) -> list[dict[str, Any]]:
     lines = []
     for g in grants:
-        subject = who(g.subject_id) if g.subject_type == "user" else f"<!subteam^{g.subject_id}>"
+        subject = mention(g.subject_type, g.subject_id)
         expiry = f" · until {when(g.expires_at)}" if g.expires_at else ""
         origin = " · from RTCOPS_ADMIN_USERS" if g.bootstrap else f" · by {who(g.granted_by)}"
         lines.append(f"{subject} *{g.role}* on {g.scope}{expiry}{origin}")
@@ -305,64 +341,167 @@ def grant_list(grants: Sequence[GrantInfo]) -> list[dict[str, Any]]:
 
 
 def loading_modal(title: str, callback_id: str) -> dict[str, Any]:
-    return fit_view(View(type="modal", callback_id=callback_id, title=clip(title, 24),
-                         close="Cancel", blocks=[_section(":hourglass_flowing_sand: Loading…")]))
+    return fit_view(
+        View(
+            type="modal",
+            callback_id=callback_id,
+            title=clip(title, 24),
+            close="Cancel",
+            blocks=[_section(":hourglass_flowing_sand: Loading…")],
+        )
+    )
 
 
 def notice_modal(title: str, text: str) -> dict[str, Any]:
     return fit_view(View(type="modal", title=clip(title, 24), close="Close", blocks=[_section(text)]))
 
 
-def _text_input(block_id: str, label: str, *, initial: str | None = None, optional: bool = False, multiline: bool = False,
-                hint: str | None = None, placeholder: str | None = None) -> InputBlock:
-    element = PlainTextInputElement(action_id="value", initial_value=clip(initial, 3000) if initial else None,
-                                    multiline=multiline or None, placeholder=clip(placeholder, 150) if placeholder else None)
-    return InputBlock(block_id=block_id, label=clip(label, 2000), element=element, optional=optional,
-                      hint=clip(hint, 2000) if hint else None)
+def _text_input(
+    block_id: str,
+    label: str,
+    *,
+    initial: str | None = None,
+    optional: bool = False,
+    multiline: bool = False,
+    hint: str | None = None,
+    placeholder: str | None = None,
+) -> InputBlock:
+    element = PlainTextInputElement(
+        action_id="value",
+        initial_value=clip(initial, 3000) if initial else None,
+        multiline=multiline or None,
+        placeholder=clip(placeholder, 150) if placeholder else None,
+    )
+    return InputBlock(
+        block_id=block_id, label=clip(label, 2000), element=element, optional=optional, hint=clip(hint, 2000) if hint else None
+    )
 
 
 KEEP_REGIONS = "custom"
 """Preset picker value meaning "no preset: keep the regions and edit them one by one below"."""
 
 
-def layout_modal(alias: str, presets: Sequence[tuple[str, str]], streams: Sequence[str], regions: Sequence[str],
-                 background: str | None, preset_hint: str) -> dict[str, Any]:
-    """The layout editor. `presets` are (name, summary); `regions` one "x y w h z" line per current region."""
+def editor_metadata(alias: str, channel: str | None) -> str:
+    """private_metadata holds IDs only: the task alias and the channel the editor was opened from."""
+    return f"{alias} {channel or '-'}"
+
+
+def parse_editor_metadata(metadata: str) -> tuple[str, str | None]:
+    alias, _, channel = metadata.partition(" ")
+    return alias, (channel if channel and channel != "-" else None)
+
+
+@dataclass(frozen=True)
+class RegionLine:
+    stream_index: int
+    label: str
+    line: str  # "x y width height z"
+
+
+def layout_modal(
+    alias: str,
+    channel: str | None,
+    canvas: tuple[int, int],
+    presets: Sequence[tuple[str, str]],
+    streams: Sequence[str],
+    regions: Sequence[RegionLine],
+    background: str | None,
+    preset_hint: str,
+) -> dict[str, Any]:
+    """The layout editor. The canvas size travels in a block_id, so the submission can be checked before
+    the acknowledgement without reading the store."""
     options = [Option(value=KEEP_REGIONS, text="Keep regions (edit below)")]
-    options += [Option(value=name, text=clip(name, 75), description=clip(summary, 75) if summary else None)
-                for name, summary in presets[:99]]
-    blocks: list[Block] = [
-        _section(f"Editing *{alias}*. Pick a preset, or keep the regions and edit them under *Advanced*."),
-        InputBlock(block_id="preset", label="Preset",
-                   element=StaticSelectElement(action_id="value", options=options, initial_option=options[0])),
-        _text_input("streams", "Streams, in order", initial="\n".join(streams), multiline=True,
-                    hint="One user id per line; add :screen for a screen share, e.g. guest:screen"),
-        _text_input("options", "Preset options", optional=True, hint=clip(preset_hint, 2000),
-                    placeholder="corner=top-right size=0.25"),
+    options += [
+        Option(value=name, text=clip(name, 75), description=clip(summary, 75) if summary else None)
+        for name, summary in presets[:99]
+    ]
+    width, height = canvas
+    view_blocks: list[Block] = [
+        ContextBlock(
+            block_id=f"canvas_{width}x{height}",
+            elements=[
+                _md(
+                    f"Editing *{alias}* on a {width}×{height} canvas. Pick a preset, or keep the regions "
+                    "and edit one under *Advanced*."
+                )
+            ],
+        ),
+        InputBlock(
+            block_id="preset",
+            label="Preset",
+            element=StaticSelectElement(action_id="value", options=options, initial_option=options[0]),
+        ),
+        _text_input(
+            "streams",
+            "Streams, in order",
+            initial="\n".join(streams),
+            multiline=True,
+            optional=True,
+            hint="For a preset: one user id per line; add :screen for a screen share, e.g. guest:screen",
+        ),
+        _text_input("options", "Preset options", optional=True, hint=clip(preset_hint, 2000), placeholder="corner=tr size=0.25"),
         _text_input("background", "Background colour", optional=True, initial=background, placeholder="#303342"),
         HeaderBlock(text="Advanced: regions"),
-        _context("One field per region: `x y width height [z]` as shares of the canvas (0–1). Used with *Keep regions*."),
+        _context(
+            "One field per region: `x y width height z`, shares of the canvas (0–1) and a z-order. "
+            "Used with *Keep regions*; edit one region per proposal."
+        ),
     ]
-    for i, line in enumerate(regions[: VIEW_BLOCKS - len(blocks) - 1]):
-        blocks.append(_text_input(f"region_{i}", f"Region {i}", initial=line, optional=True))
-    return fit_view(View(type="modal", callback_id=LAYOUT_EDITOR, private_metadata=alias, title="Layout editor",
-                         submit="Propose", close="Cancel", blocks=blocks))
+    for region in regions[: VIEW_BLOCKS - len(view_blocks) - 1]:
+        label = clip(f"Region {region.stream_index}: {region.label}", 2000)
+        view_blocks.append(_text_input(f"region_{region.stream_index}", label, initial=region.line, optional=True))
+    return fit_view(
+        View(
+            type="modal",
+            callback_id=LAYOUT_EDITOR,
+            private_metadata=editor_metadata(alias, channel),
+            title="Layout editor",
+            submit="Propose",
+            close="Cancel",
+            blocks=view_blocks,
+        )
+    )
 
 
-def ingest_modal(alias: str, url: str | None, volume: int | None, paused: bool | None, volume_max: int) -> dict[str, Any]:
+def ingest_modal(
+    alias: str, channel: str | None, site: str, url: str | None, volume: int | None, paused: bool | None, volume_max: int
+) -> dict[str, Any]:
     running = Option(value="running", text="Running")
     pause = Option(value="paused", text="Paused")
-    blocks: list[Block] = [
-        _section(f"Editing *{alias}*. Leave a field as it is to keep its value."),
+    view_blocks: list[Block] = [
+        ContextBlock(
+            block_id=f"site_{site}", elements=[_md(f"Editing *{alias}* ({site} site). Fields left as they are keep their value.")]
+        ),
         _text_input("url", "Source URL", initial=url, optional=True, placeholder="rtmp://… or https://…"),
-        _text_input("volume", f"Volume (0–{volume_max})", initial=None if volume is None else str(volume), optional=True,
-                    hint=f"100 is the source's own volume; this site allows 0 to {volume_max}"),
-        InputBlock(block_id="state", label="State", optional=True,
-                   element=RadioButtonsElement(action_id="value", options=[running, pause],
-                                               initial_option=None if paused is None else (pause if paused else running))),
+        _text_input(
+            "volume",
+            f"Volume (0–{volume_max})",
+            initial=None if volume is None else str(volume),
+            optional=True,
+            hint=f"100 is the source's own volume; this site allows 0 to {volume_max}",
+        ),
+        InputBlock(
+            block_id="state",
+            label="State",
+            optional=True,
+            element=RadioButtonsElement(
+                action_id="value",
+                options=[running, pause],
+                initial_option=None if paused is None else (pause if paused else running),
+            ),
+        ),
     ]
-    return fit_view(View(type="modal", callback_id=INGEST_EDITOR, private_metadata=alias, title="Ingest editor",
-                         submit="Propose", close="Cancel", blocks=blocks))
+    return fit_view(
+        View(
+            type="modal",
+            callback_id=INGEST_EDITOR,
+            private_metadata=editor_metadata(alias, channel),
+            title="Ingest editor",
+            submit="Propose",
+            close="Cancel",
+            blocks=view_blocks,
+        )
+    )
 
 
 # --- App Home ---------------------------------------------------------------------------------------
@@ -373,14 +512,19 @@ def _open_line(c: ChangeResult) -> str:
     return f"*{c.alias}* #{c.request_id} · {_STATE_WORDS.get(c.state, c.state)} · {clip(c.summary, 200)}{link}"
 
 
-def home_view(*, waiting: Sequence[ChangeResult], mine: Sequence[ChangeResult], tasks: Sequence[TaskInfo],
-              recent: Sequence[ChangeSummary]) -> dict[str, Any]:
+def home_view(
+    *, waiting: Sequence[ChangeResult], mine: Sequence[ChangeResult], tasks: Sequence[TaskInfo], recent: Sequence[ChangeSummary]
+) -> dict[str, Any]:
     blocks: list[Block] = [HeaderBlock(text="rtcops"), _section("*Waiting for your approval*")]
     if not waiting:
         blocks.append(_context("Nothing waits for you."))
     for change in waiting[:15]:
-        blocks.append(_section(f"*{change.alias}* #{change.request_id} by {who(change.requester)}: {clip(change.summary, 300)}\n"
-                               + lines_text(change.diff_lines, limit=1500)))
+        blocks.append(
+            _section(
+                f"*{change.alias}* #{change.request_id} by {who(change.requester)}: {clip(change.summary, 300)}\n"
+                + lines_text(change.diff_lines, limit=1500)
+            )
+        )
         blocks.append(approval_buttons(change))
     blocks += [DividerBlock(), _section("*Your open requests*")]
     blocks.append(_section(lines_text([_open_line(c) for c in mine])))

@@ -14,10 +14,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.providers.errors import ProviderError
 from bot.services.errors import PermissionDenied, ServiceError
-from handlers.blocks import text_reply
+from handlers.blocks import parse_editor_metadata, text_reply
 
 log = logging.getLogger("rtcops.handlers")
 
@@ -45,6 +46,8 @@ def _where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """(channel, user, thread_ts) of the interaction, whatever its kind."""
     user = body.get("user_id") or (body.get("user") or {}).get("id") or body.get("event", {}).get("user")
     channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    if channel is None and body.get("type") == "view_submission":
+        channel = parse_editor_metadata((body.get("view") or {}).get("private_metadata") or "")[1]
     thread = (body.get("container") or {}).get("thread_ts")
     return channel, user, thread
 
@@ -55,7 +58,10 @@ async def tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
     if user is None:
         return
     blocks = text_reply(text)
-    if channel:
+    response_url = body.get("response_url")
+    if response_url:
+        await AsyncWebhookClient(response_url).send(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    elif channel:
         await client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread)
     else:
         await client.chat_postMessage(channel=user, text=text, blocks=blocks)

@@ -36,7 +36,6 @@ HELP = """\
 /rtc unlock <alias>"""
 
 
-
 def usage(*words: str) -> str:
     """The grammar lines for a subcommand (e.g. usage("task", "add")), without their descriptions."""
     prefix = "/rtc " + " ".join(words)
@@ -157,8 +156,22 @@ class Unlock:
 
 
 Command = (
-    Help | ListTasks | AddVolcengineTask | AddTencentTask | RemoveTask | Status | OpenLayoutEditor | ProposeLayout
-    | OpenIngestEditor | ProposeIngest | History | Rollback | Grant | Revoke | ListGrants | Unlock
+    Help
+    | ListTasks
+    | AddVolcengineTask
+    | AddTencentTask
+    | RemoveTask
+    | Status
+    | OpenLayoutEditor
+    | ProposeLayout
+    | OpenIngestEditor
+    | ProposeIngest
+    | History
+    | Rollback
+    | Grant
+    | Revoke
+    | ListGrants
+    | Unlock
 )
 
 _ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -239,8 +252,13 @@ def _task_add(args: list[str]) -> Command:
                 raise UsageError(f"canvas must look like 1280x720, got {opts['canvas']!r}", usage(*words))
             canvas = (int(m.group(1)), int(m.group(2)))
         return AddVolcengineTask(
-            alias=_alias(args[1], words), app_id=args[2], room_id=args[3], task_id=args[4], canvas=canvas,
-            channel=parse_channel(opts["channel"], words) if "channel" in opts else None, tags=_tags(opts.get("tags")),
+            alias=_alias(args[1], words),
+            app_id=args[2],
+            room_id=args[3],
+            task_id=args[4],
+            canvas=canvas,
+            channel=parse_channel(opts["channel"], words) if "channel" in opts else None,
+            tags=_tags(opts.get("tags")),
         )
     _arity(args, 4, words)
     opts = _options(args[4:], {"region", "site", "channel", "tags"}, words)
@@ -248,9 +266,13 @@ def _task_add(args: list[str]) -> Command:
     if site is not None and site not in ("intl", "china"):
         raise UsageError(f"site must be intl or china, got {site!r}", usage(*words))
     return AddTencentTask(
-        alias=_alias(args[1], words), sdk_app_id=_positive_int(args[2], "SdkAppId", words), task_id=args[3],
-        region=opts.get("region"), site=site,  # type: ignore[arg-type]
-        channel=parse_channel(opts["channel"], words) if "channel" in opts else None, tags=_tags(opts.get("tags")),
+        alias=_alias(args[1], words),
+        sdk_app_id=_positive_int(args[2], "SdkAppId", words),
+        task_id=args[3],
+        region=opts.get("region"),
+        site=site,  # type: ignore[arg-type]
+        channel=parse_channel(opts["channel"], words) if "channel" in opts else None,
+        tags=_tags(opts.get("tags")),
     )
 
 

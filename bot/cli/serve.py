@@ -43,8 +43,8 @@ def configure_logging(level: str) -> None:
 async def prepare(settings: Settings) -> tuple[Any, Any]:
     """Schema check, Deps, start-up recovery. Returns (deps, engine); raises SchemaNotCurrent."""
     from bot.providers.registry import ProviderRegistry
-    from bot.services import changes
     from bot.services.deps import Deps
+    from bot.services.recovery import recover_applying
     from bot.store.engine import create_engine, session_factory
     from bot.store.schema import ensure_current
 
@@ -55,7 +55,7 @@ async def prepare(settings: Settings) -> tuple[Any, Any]:
         await engine.dispose()
         raise
     deps = Deps(sessions=session_factory(engine), providers=ProviderRegistry.from_settings(settings), settings=settings)
-    for outcome in await changes.recover(deps):
+    for outcome in await recover_applying(deps):
         log.warning("recovered request #%s on %s: %s (%s)", outcome.request_id, outcome.alias, outcome.state, outcome.detail)
     return deps, engine
 
@@ -99,8 +99,15 @@ async def _serve_http(app: Any, deps: Any, host: str, port: int) -> None:
             return f"database unreachable ({type(exc).__name__})"
         return None
 
-    config = uvicorn.Config(create_server(app, health), host=host, port=port, lifespan="off",
-                            access_log=False, log_level="warning", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        create_server(app, health),
+        host=host,
+        port=port,
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     click.echo(f"rtcops listening on http://{host}:{port}/slack/events", err=True)
     await server.serve()

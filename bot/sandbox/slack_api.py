@@ -358,6 +358,7 @@ class FakeSlack:
         self.home: dict[str, View] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
         self._triggers: dict[str, float] = {}
+        self._responders: dict[str, tuple[str, str, str | None, int]] = {}
         self._rate_limits: dict[str, tuple[int, int]] = {}
         self._seq = count(1)
         self._epoch = int(time.time())
@@ -365,6 +366,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
                 Route("/upload/{file_id}", self._upload, methods=["POST"]),
+                Route("/respond/{key}", self._respond, methods=["POST"]),
             ]
         )
 
@@ -374,6 +376,12 @@ class FakeSlack:
         trigger = f"{next(self._seq)}.{self._epoch}.fake{next(self._seq):08x}"
         self._triggers[trigger] = time.monotonic()
         return trigger
+
+    def response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
+        """A response_url as Slack puts in a command or click: up to 5 uses, answering the one user."""
+        key = f"R{next(self._seq):08d}"
+        self._responders[key] = (channel, user, message_ts, 5)
+        return f"{self.base_url.rstrip('/')}/respond/{key}"
 
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         self._rate_limits[method] = (times, retry_after)
@@ -463,6 +471,36 @@ class FakeSlack:
             return PlainTextResponse(f"length mismatch: expected {upload['length']}, got {len(data)}", status_code=400)
         upload["data"] = data
         return PlainTextResponse(f"OK - {len(data)}")
+
+    async def _respond(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        responder = self._responders.get(key)
+        try:
+            payload = json.loads(await request.body())
+        except json.JSONDecodeError:
+            payload = None
+        try:
+            if responder is None or responder[3] <= 0:
+                raise SlackError("expired_url")
+            channel, user, message_ts, left = responder
+            self._responders[key] = (channel, user, message_ts, left - 1)
+            if not isinstance(payload, dict):
+                raise SlackError("invalid_payload")
+            text, blocks = self._message_content(payload)
+            if payload.get("replace_original") in (True, "true"):
+                if message_ts is None:
+                    raise SlackError("no_original_message")
+                msg = self.message(channel, message_ts)
+                msg.text, msg.blocks, msg.edits = text, blocks, msg.edits + 1
+            elif payload.get("response_type") == "in_channel":
+                self.messages.append(Message(channel, self._ts(), text, blocks))
+            else:
+                self.ephemerals.append(Ephemeral(channel, user, text, blocks))
+        except SlackError as exc:
+            self.calls.append(Call("response_url", payload if isinstance(payload, dict) else {}, False, exc.error, 400))
+            return PlainTextResponse(exc.error + ("\n" + "\n".join(exc.errors) if exc.errors else ""), status_code=400)
+        self.calls.append(Call("response_url", payload, True, None, 200))
+        return PlainTextResponse("ok")
 
     # -- helpers -----------------------------------------------------------------------------------
     def _ts(self) -> str:

@@ -1,0 +1,217 @@
+"""Approve and Reject buttons, and the life of a change in Slack: the request message, its thread, the
+final state of the parent, and the notification line.
+
+Every click is acknowledged first and then checked again by the services (permission, requester, expiry,
+payload hash): a button shown to someone proves nothing. A click that is refused gets an ephemeral answer
+and leaves the message as it was. Repeated deliveries and double clicks are dropped by idempotency keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import changes, grants, idempotency, tasks
+from bot.services.deps import Actor, Deps
+from bot.services.errors import Expired, Stale
+from bot.services.permissions import Role, scope_matches
+from bot.services.results import ChangeResult
+from handlers import actor_of, blocks, deps_of, grammar
+from handlers.home import publish_home
+
+log = logging.getLogger("rtcops.handlers")
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Where a change's request message lives; everything after it goes into its thread."""
+
+    channel: str
+    ts: str
+
+
+_PERMALINK = re.compile(r"/archives/([A-Z0-9]+)/p(\d{10})(\d{6})")
+
+
+def thread_of(change: ChangeResult) -> Thread | None:
+    """ADAPTER: ChangeResult carries the permalink but not channel_id/message_ts (both are in the store);
+    Slack permalinks encode them, so they are read back from it until the services return them."""
+    m = _PERMALINK.search(change.link or "")
+    return Thread(m.group(1), f"{m.group(2)}.{m.group(3)}") if m else None
+
+
+async def approvers_in_scope(deps: Deps, change: ChangeResult) -> list[str]:
+    """ADAPTER: the services have no "who may approve this task" query yet. This composes theirs: every
+    grant in the team (read as the bot itself), kept where the role is approver or above and the scope
+    reaches the task; bootstrap admins included. The requester cannot approve and is left out."""
+    reader = Actor.cli(change.team_id, "rtcops-slack")
+    target = next((t for t in await tasks.list_tasks(deps, reader) if t.alias == change.alias), None)
+    found: list[str] = []
+    for g in await grants.list_grants(deps, reader):
+        if Role.parse(g.role) >= Role.APPROVER and scope_matches(g.scope, target) and g.subject_id != change.requester:
+            mention = blocks.mention(g.subject_type, g.subject_id)
+            if mention not in found:
+                found.append(mention)
+    for admin in sorted(deps.settings.admin_user_ids):
+        user = admin.partition(":")[2] or admin
+        if user != change.requester and blocks.who(user) not in found:
+            found.append(blocks.who(user))
+    return found[:20]
+
+
+async def publish(deps: Deps, actor: Actor, client: AsyncWebClient, channel: str, change: ChangeResult) -> None:
+    """Post a fresh proposal: parent message, preview into the thread, then wait or apply at once."""
+    posted = await client.chat_postMessage(
+        channel=channel, text=blocks.change_fallback(change), blocks=blocks.request_message(change)
+    )
+    thread = Thread(channel, str(posted["ts"]))
+    link = (await client.chat_getPermalink(channel=channel, message_ts=thread.ts)).get("permalink")
+    await changes.attach_message(deps, change.request_id, channel_id=channel, message_ts=thread.ts, permalink=link)
+    if change.preview_png:
+        await client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread.ts,
+            content=change.preview_png,
+            filename=f"{change.alias}-request-{change.request_id}.png",
+            title=f"{change.alias}: now (left) and proposed (right)",
+        )
+    if change.state == "pending":
+        approvers = await approvers_in_scope(deps, change)
+        who = ", ".join(approvers) if approvers else "an approver (nobody holds approver on this task yet)"
+        text = f":hourglass_flowing_sand: Waiting for approval from {who}. Expires {blocks.when(change.expires_at)}."
+        await _say(client, thread, text)
+    elif change.state == "approved":
+        await carry_out(deps, actor, client, thread, change, link)
+
+
+async def _say(client: AsyncWebClient, thread: Thread, text: str) -> None:
+    await client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=text, blocks=blocks.text_reply(text))
+
+
+async def show_state(client: AsyncWebClient, thread: Thread, change: ChangeResult) -> None:
+    """The parent message mirrors the request's state; buttons only while it is pending."""
+    await client.chat_update(
+        channel=thread.channel, ts=thread.ts, text=blocks.change_fallback(change), blocks=blocks.request_message(change)
+    )
+
+
+async def carry_out(
+    deps: Deps, actor: Actor, client: AsyncWebClient, thread: Thread, change: ChangeResult, link: str | None
+) -> None:
+    """Apply an approved change and report it: thread, parent, notification channel."""
+    await _say(client, thread, f":arrows_counterclockwise: Applying request #{change.request_id}…")
+    done = await changes.apply(deps, actor, change.request_id)
+    await client.chat_postMessage(
+        channel=thread.channel, thread_ts=thread.ts, text=blocks.change_fallback(done), blocks=blocks.thread_outcome(done)
+    )
+    await show_state(client, thread, done)
+    notify = done.notify_channel or deps.settings.notify_channel
+    if notify and done.state in ("applied", "failed", "unknown"):
+        line = blocks.notify_line(done, link or done.link)
+        await client.chat_postMessage(channel=notify, text=line, blocks=blocks.text_reply(line), unfurl_links=False)
+
+
+async def run_change_command(
+    cmd: grammar.Command, deps: Deps, actor: Actor, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+) -> None:
+    """The /rtc subcommands that make or end a change request."""
+    channel = body["channel_id"]
+    match cmd:
+        case grammar.ProposeLayout(alias, preset, streams, options):
+            change = await changes.propose_layout_preset(deps, actor, alias, preset, streams.split(","), options)
+        case grammar.ProposeIngest(alias, url, volume, pause):
+            change = await changes.propose_ingest(deps, actor, alias, stream_url=url, volume=volume, pause=pause)
+        case grammar.Rollback(alias, version):
+            change = await changes.propose_rollback(deps, actor, alias, version)
+        case grammar.History(alias):
+            found = await changes.history(deps, actor, alias)
+            await respond(
+                text=f"{alias} history", blocks=blocks.history(found), response_type="ephemeral", replace_original=False
+            )
+            return
+        case grammar.Unlock(alias):
+            cancelled = await changes.unlock(deps, actor, alias)
+            if cancelled is None:
+                text = f":unlock: {alias} was not locked."
+            else:
+                text = f":unlock: {alias} unlocked: request #{cancelled.request_id} cancelled."
+                thread = thread_of(cancelled)
+                if thread is not None:
+                    await _say(
+                        client, thread, f":heavy_multiplication_x: Cancelled by {blocks.who(actor.user_id)} (lock broken)."
+                    )
+                    await show_state(client, thread, cancelled)
+            await respond(text=text, blocks=blocks.text_reply(text), response_type="ephemeral", replace_original=False)
+            return
+        case _:
+            raise ValueError(f"no handler for {type(cmd).__name__}")
+    await publish(deps, actor, client, channel, change)
+
+
+def _decision(body: dict[str, Any]) -> tuple[int, str]:
+    request_id, _, expected = str(body["actions"][0]["value"]).partition(":")
+    return int(request_id), expected
+
+
+def _click_thread(body: dict[str, Any], change: ChangeResult) -> Thread | None:
+    container = body.get("container") or {}
+    if container.get("type") == "message" and container.get("channel_id") and container.get("message_ts"):
+        return Thread(container["channel_id"], container["message_ts"])
+    return thread_of(change)
+
+
+async def on_approve(deps: Deps, actor: Actor, client: AsyncWebClient, body: dict[str, Any]) -> ChangeResult | None:
+    request_id, expected = _decision(body)
+    if not await idempotency.claim(deps, f"approve:{request_id}:{actor.team_id}:{actor.user_id}"):
+        return None
+    try:
+        approved = await changes.approve(deps, actor, request_id, expected_hash=expected or None)
+    except (Stale, Expired) as exc:
+        current = await changes.get_request(deps, actor, request_id)
+        thread = _click_thread(body, current)
+        if thread is not None:
+            await _say(client, thread, f":warning: {exc}")
+            await show_state(client, thread, current)
+        raise
+    thread = _click_thread(body, approved)
+    if thread is None:
+        raise ValueError(f"request #{request_id} has no Slack message to report into")
+    await _say(client, thread, f":white_check_mark: Approved by {blocks.who(actor.user_id)}.")
+    await show_state(client, thread, approved)
+    await carry_out(deps, actor, client, thread, approved, approved.link)
+    return approved
+
+
+async def on_reject(deps: Deps, actor: Actor, client: AsyncWebClient, body: dict[str, Any]) -> ChangeResult | None:
+    request_id, _ = _decision(body)
+    if not await idempotency.claim(deps, f"reject:{request_id}:{actor.team_id}:{actor.user_id}"):
+        return None
+    rejected = await changes.reject(deps, actor, request_id)
+    thread = _click_thread(body, rejected)
+    if thread is not None:
+        await _say(client, thread, f":no_entry: Rejected by {blocks.who(actor.user_id)}.")
+        await show_state(client, thread, rejected)
+    return rejected
+
+
+def register(app: AsyncApp) -> None:
+    @app.action(blocks.APPROVE)
+    async def approve(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
+        await ack()
+        deps = deps_of(context)
+        actor = await actor_of(context, body)
+        if await on_approve(deps, actor, client, body) is not None and (body.get("container") or {}).get("type") == "view":
+            await publish_home(deps, actor, client)
+
+    @app.action(blocks.REJECT)
+    async def reject(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
+        await ack()
+        deps = deps_of(context)
+        actor = await actor_of(context, body)
+        if await on_reject(deps, actor, client, body) is not None and (body.get("container") or {}).get("type") == "view":
+            await publish_home(deps, actor, client)

@@ -1,0 +1,145 @@
+"""The acceptance walk over HTTP: register, grant, propose, refuse self-approval, approve, apply, report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import NOTIFY_CHANNEL, REQUEST_CHANNEL, U1, U2, Env, eventually
+
+from bot.sandbox import volcengine_sim
+from bot.sandbox.slack_api import Message
+from handlers import blocks
+
+APP_ID, ROOM_ID, TASK_ID = "app-finals", "room-finals", "mix-finals"
+SDK_APP_ID = 1400000001
+START = {
+    "AppId": APP_ID,
+    "RoomId": ROOM_ID,
+    "TaskId": TASK_ID,
+    "PushURL": "rtmp://cdn.example.com/live/finals",
+    "TargetStreams": {"StreamList": [{"UserId": "a", "Index": 0}, {"UserId": "b", "Index": 1}]},
+    "Layout": {
+        "LayoutMode": 2,
+        "CustomLayout": {
+            "Canvas": {"Width": 1280, "Height": 720, "Background": "#000000"},
+            "Regions": [
+                {"StreamIndex": 0, "LocationX": 0.0, "LocationY": 0.0, "WidthProportion": 0.5, "HeightProportion": 1.0},
+                {"StreamIndex": 1, "LocationX": 0.5, "LocationY": 0.0, "WidthProportion": 0.5, "HeightProportion": 1.0},
+            ],
+        },
+    },
+    "Encode": {"VideoWidth": 1280, "VideoHeight": 720, "VideoBitrate": 2500, "VideoFps": 25},
+}
+
+
+async def ephemeral_from(env: Env, user: str, needle: str) -> str:
+    found = await eventually(
+        lambda: [t for t in env.ephemeral_texts(user) if needle in t], f"ephemeral to {user} with {needle!r}"
+    )
+    return str(found[-1])
+
+
+async def setup_tasks(env: Env) -> str:
+    """Both provider tasks running in the simulators, registered and granted through /rtc by the admin."""
+    await env.deps.providers.volcengine.start_push_mixed_stream_to_cdn(START)
+    started = await env.deps.providers.tencent().start_stream_ingest(
+        {
+            "SdkAppId": SDK_APP_ID,
+            "RoomId": "lobby",
+            "RoomIdType": 0,
+            "UserId": "ingest-lobby",
+            "UserSig": "sig",
+            "StreamUrl": "https://media.example.com/loop.mp4",
+        }
+    )
+    tencent_task = started.result.task_id
+    for text, needle in (
+        (f"task add volcengine finals {APP_ID} {ROOM_ID} {TASK_ID} canvas=1280x720 channel=<#CTASKNOTE|finals-notify>", "finals"),
+        (f"task add tencent lobby {SDK_APP_ID} {tencent_task}", "lobby"),
+        (f"grant <@{U1}|operator> operator", U1),
+        (f"grant <@{U2}|approver> approver task:finals", U2),
+        (f"grant <@{U2}|approver> approver provider:tencent", "provider:tencent"),
+    ):
+        assert (await env.command("UADMIN", text)).status_code == 200
+        await ephemeral_from(env, "UADMIN", needle)
+    return tencent_task
+
+
+def request_message(env: Env) -> Message | None:
+    found = [m for m in env.fake.channel_messages(REQUEST_CHANNEL) if m.blocks and m.blocks[0]["type"] == "header"]
+    return found[-1] if found else None
+
+
+def has_buttons(message: Message) -> bool:
+    return any(b["type"] == "actions" for b in message.blocks)
+
+
+async def test_layout_request_is_approved_by_another_user_and_applied_once(env: Env) -> None:
+    await setup_tasks(env)
+
+    response = await env.command(U1, "layout finals pip a,b")
+    assert response.status_code == 200
+    parent = await eventually(lambda: request_message(env), "the request message")
+    assert has_buttons(parent)
+    assert f"<@{U1}>" in json.dumps(parent.blocks)
+    preview = await eventually(lambda: [m for m in env.fake.thread(REQUEST_CHANNEL, parent.ts) if m.files], "the preview upload")
+    picture = preview[0].files[0]
+    assert picture["mimetype"] == "image/png" and picture["size"] > 1000
+    waiting = await eventually(
+        lambda: [m for m in env.fake.thread(REQUEST_CHANNEL, parent.ts) if "Waiting" in m.text], "the approvers mention"
+    )
+    assert f"<@{U2}>" in waiting[0].text and "<@UADMIN>" in waiting[0].text
+
+    edits_before = parent.edits
+    await env.click(U1, parent, blocks.APPROVE)
+    denial = await ephemeral_from(env, U1, "approve")
+    assert "Not allowed to approve" in denial and "approver" in denial
+    assert parent.edits == edits_before and has_buttons(parent)
+    assert not env.volc.requests.all(volcengine_sim.UPDATE)
+
+    await env.click(U2, parent, blocks.APPROVE)
+    outcome = await eventually(
+        lambda: [m for m in env.fake.thread(REQUEST_CHANNEL, parent.ts) if "RequestId" in json.dumps(m.blocks)],
+        "the outcome in the thread",
+    )
+    assert "Applied" in json.dumps(outcome[0].blocks), outcome[0].blocks
+    updates = env.volc.requests.all(volcengine_sim.UPDATE)
+    assert len(updates) == 1
+    assert updates[0].status == 200 and updates[0].code is None
+    sent: dict[str, Any] = json.loads(updates[0].body)
+    assert {"TargetStreams", "Layout", "Encode"} <= set(sent)
+    assert sent["Encode"]["VideoBitrate"] == 2500
+    assert [s["UserId"] for s in sent["TargetStreams"]["StreamList"]] == ["a", "b"]
+    assert updates[0].request_id in json.dumps(outcome[0].blocks)
+
+    await eventually(
+        lambda: "applied" in json.dumps(parent.blocks).lower() and not has_buttons(parent), "the parent shows applied"
+    )
+    line = await eventually(lambda: env.fake.channel_messages("CTASKNOTE"), "the notification line")
+    assert "finals" in line[0].text and env.fake.permalink(REQUEST_CHANNEL, parent.ts) in line[0].text
+    assert not env.fake.channel_messages(NOTIFY_CHANNEL)
+    env.assert_slack_accepted_everything()
+
+
+async def test_ingest_volume_and_pause_apply_at_once_with_status(env: Env) -> None:
+    task_id = await setup_tasks(env)
+
+    await env.command(U1, "ingest lobby volume=40 pause")
+    parent = await eventually(lambda: request_message(env), "the request message")
+    outcome = await eventually(
+        lambda: [m for m in env.fake.thread(REQUEST_CHANNEL, parent.ts) if "RequestId" in json.dumps(m.blocks)],
+        "the outcome in the thread",
+    )
+    assert "Applied" in json.dumps(outcome[0].blocks)
+    task = env.tencent.task(SDK_APP_ID, task_id)
+    assert task is not None and task.volume == 40 and task.is_pause is True
+    assert len(env.tencent.requests.all("UpdateStreamIngest")) == 1
+    await eventually(lambda: not has_buttons(parent) and "applied" in json.dumps(parent.blocks).lower(), "parent applied")
+    line = await eventually(lambda: env.fake.channel_messages(NOTIFY_CHANNEL), "the default notification channel")
+    assert "lobby" in line[0].text
+
+    await env.command(U1, "status lobby")
+    status = await ephemeral_from(env, U1, "provider says")
+    assert "InProgress" in status
+    env.assert_slack_accepted_everything()
