@@ -433,14 +433,20 @@ async def approve(deps: Deps, actor: Actor, request_id: int, *, expected_hash: s
         raise SelfApproval()
     now = deps.clock()
     if now >= req.expires_at:
-        await _move(deps, actor, req, task, "expired", audit_action="change.expire", finished_at=now)
+        if not await _move(deps, actor, req, task, "expired", audit_action="change.expire", finished_at=now):
+            raise await _moved_away(deps, actor, request_id, "approved")
         raise Expired(request_id, deps.settings.request_ttl_minutes)
     if _hash(req) != req.payload_hash or (expected_hash is not None and expected_hash != req.payload_hash):
-        await _move(deps, actor, req, task, "stale", audit_action="change.stale", detail="payload changed", finished_at=now)
+        if not await _move(
+            deps, actor, req, task, "stale", audit_action="change.stale", detail="payload changed", finished_at=now
+        ):
+            raise await _moved_away(deps, actor, request_id, "approved")
         raise PayloadChanged("the change is not the one that was shown for approval")
     reason = await _task_moved(deps, req, task)
     if reason is not None:
-        await _move(deps, actor, req, task, "stale", audit_action="change.stale", detail=reason, finished_at=now)
+        # another approver may have approved and applied meanwhile: then that, not staleness, is the answer
+        if not await _move(deps, actor, req, task, "stale", audit_action="change.stale", detail=reason, finished_at=now):
+            raise await _moved_away(deps, actor, request_id, "approved")
         raise Stale(reason)
     async with deps.sessions.begin() as session:
         result = await session.execute(

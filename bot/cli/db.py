@@ -1,0 +1,74 @@
+"""`rtcops db upgrade | check`: migrations from any directory, using DATABASE_URL."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import get_settings
+from bot.store import create_engine, schema
+from bot.store.engine import UnsupportedDatabase
+
+T = TypeVar("T")
+
+
+def run_with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """One line on failure, never a traceback; the URL is not echoed since it may hold a password."""
+    try:
+        engine = create_engine(get_settings().database_url)
+    except UnsupportedDatabase as exc:
+        click.echo(f"error: DATABASE_URL: {exc}", err=True)
+        sys.exit(2)
+
+    async def main() -> T:
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except (OSError, ConnectionError) as exc:
+        click.echo(f"error: cannot reach the database in DATABASE_URL: {exc.__class__.__name__}: {exc}", err=True)
+        sys.exit(1)
+    except schema.SchemaNotCurrent as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite")):
+            click.echo(f"error: database: {str(exc).splitlines()[0][:300]}", err=True)
+            sys.exit(1)
+        raise
+
+
+@click.group()
+def db() -> None:
+    """Database schema: apply migrations, compare models with migrations."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Bring the schema to the newest revision (safe to run again)."""
+    state = run_with_engine(schema.upgrade)
+    click.echo(f"database schema at revision {state.current} (head)")
+
+
+@db.command()
+def check() -> None:
+    """Exit 1 if the models and the migrations disagree, or the schema is behind."""
+
+    async def work(engine: AsyncEngine) -> list[str]:
+        await schema.ensure_current(engine)
+        return [str(d) for d in await schema.model_differences(engine)]
+
+    differences = run_with_engine(work)
+    if differences:
+        for line in differences:
+            click.echo(line)
+        sys.exit(1)
+    click.echo("models and migrations agree")
