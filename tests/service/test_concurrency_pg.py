@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from svc_support import BOOT_ADMIN, TEAM, sent_updates
 
 from bot.services import changes, grants
 from bot.services.deps import Actor, Deps
 from bot.services.errors import InvalidState, Locked, ServiceError
-from svc_support import BOOT_ADMIN, TEAM, sent_updates
 
 pytestmark = pytest.mark.postgres
 OPERATOR = Actor(TEAM, "UOPER")
