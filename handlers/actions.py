@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import changes, grants, idempotency, tasks
@@ -22,6 +24,7 @@ from bot.services.errors import Expired, Stale
 from bot.services.permissions import Role, scope_matches
 from bot.services.results import ChangeResult
 from handlers import actor_of, blocks, deps_of, grammar
+from handlers.errors import guarded
 from handlers.home import publish_home
 
 log = logging.getLogger("rtcops.handlers")
@@ -66,9 +69,14 @@ async def approvers_in_scope(deps: Deps, change: ChangeResult) -> list[str]:
 
 async def publish(deps: Deps, actor: Actor, client: AsyncWebClient, channel: str, change: ChangeResult) -> None:
     """Post a fresh proposal: parent message, preview into the thread, then wait or apply at once."""
-    posted = await client.chat_postMessage(
-        channel=channel, text=blocks.change_fallback(change), blocks=blocks.request_message(change)
-    )
+    try:
+        posted = await client.chat_postMessage(
+            channel=channel, text=blocks.change_fallback(change), blocks=blocks.request_message(change)
+        )
+    except SlackApiError:
+        # Nobody could see or approve it; withdrawn, it does not hold the task's lock.
+        await changes.cancel(deps, actor, change.request_id)
+        raise
     thread = Thread(channel, str(posted["ts"]))
     link = (await client.chat_getPermalink(channel=channel, message_ts=thread.ts)).get("permalink")
     await changes.attach_message(deps, change.request_id, channel_id=channel, message_ts=thread.ts, permalink=link)
@@ -199,19 +207,23 @@ async def on_reject(deps: Deps, actor: Actor, client: AsyncWebClient, body: dict
     return rejected
 
 
+Decide = Callable[[Deps, Actor, AsyncWebClient, dict[str, Any]], Awaitable[ChangeResult | None]]
+
+
+async def _decide(decide: Decide, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
+    deps = deps_of(context)
+    actor = await actor_of(context, body)
+    if await decide(deps, actor, client, body) is not None and (body.get("container") or {}).get("type") == "view":
+        await publish_home(deps, actor, client)
+
+
 def register(app: AsyncApp) -> None:
     @app.action(blocks.APPROVE)
     async def approve(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         await ack()
-        deps = deps_of(context)
-        actor = await actor_of(context, body)
-        if await on_approve(deps, actor, client, body) is not None and (body.get("container") or {}).get("type") == "view":
-            await publish_home(deps, actor, client)
+        await guarded(client, body, _decide(on_approve, body, context, client))
 
     @app.action(blocks.REJECT)
     async def reject(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         await ack()
-        deps = deps_of(context)
-        actor = await actor_of(context, body)
-        if await on_reject(deps, actor, client, body) is not None and (body.get("container") or {}).get("type") == "view":
-            await publish_home(deps, actor, client)
+        await guarded(client, body, _decide(on_reject, body, context, client))

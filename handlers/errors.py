@@ -1,14 +1,16 @@
 """The one error handler: typed service errors become a sentence for the person who acted; anything else
 becomes a short error id, with the detail logged under that id and nowhere else.
 
-Listeners let exceptions escape instead of catching them locally, so every surface answers the same way
-and no listener can swallow a failure.
+Listeners never catch failures themselves: their work runs under `guarded`, which hands every failure to
+`report`, so every surface answers the same way and no listener can swallow one. Bolt's own error hook
+routes here too, for anything that fails before a listener runs.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -73,6 +75,18 @@ async def report(client: AsyncWebClient, body: dict[str, Any], error: BaseExcept
         await tell(client, body, text)
     except Exception as exc:  # the user cannot be told; the log must still say why
         log.error("could not tell the user about %s: %s", type(error).__name__, exc)
+
+
+async def guarded(client: AsyncWebClient, body: dict[str, Any], work: Awaitable[None]) -> None:
+    """Run a listener's post-acknowledgement work, sending any failure to `report`.
+
+    Failures must not escape to Bolt after ack(): its asyncio runner then resets the acknowledgement it
+    already has, and a listener that fails within ~10 ms is answered with 404 "unhandled request" after a
+    3 s wait (slack_bolt 1.30, listener/asyncio_runner.py)."""
+    try:
+        await work
+    except Exception as exc:
+        await report(client, body, exc)
 
 
 def register(app: AsyncApp) -> None:

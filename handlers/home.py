@@ -14,6 +14,7 @@ from bot.services import changes, tasks
 from bot.services.deps import Actor, Deps
 from bot.services.results import ChangeResult, ChangeSummary, TaskInfo
 from handlers import actor_of, blocks, deps_of
+from handlers.errors import guarded
 
 
 async def _mine(deps: Deps, actor: Actor, visible: list[TaskInfo]) -> list[ChangeResult]:
@@ -45,4 +46,8 @@ def register(app: AsyncApp) -> None:
     async def home_opened(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        await publish_home(deps_of(context), await actor_of(context, body), client)
+        await guarded(client, body, _publish_for(context, body, client))
+
+
+async def _publish_for(context: AsyncBoltContext, body: dict[str, Any], client: AsyncWebClient) -> None:
+    await publish_home(deps_of(context), await actor_of(context, body), client)

@@ -10,6 +10,7 @@ is stored. Only a valid form is acknowledged and becomes a proposal through the 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from bot.services.permissions import authorize
 from bot.services.results import ChangeResult, TaskStatus
 from handlers import actor_of, blocks, deps_of, grammar
 from handlers.actions import publish
-from handlers.errors import message_for
+from handlers.errors import guarded, message_for
 
 Errors = dict[str, str]
 
@@ -278,6 +279,18 @@ async def propose_layout(deps: Deps, actor: Actor, alias: str, form: LayoutForm)
     return await changes.propose_patch(deps, actor, alias, patch, summary=f"background {form.background}")
 
 
+Propose = Callable[[Deps, Actor, str], Awaitable[ChangeResult]]
+
+
+async def _submitted(
+    body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient, propose: Propose
+) -> None:
+    alias, channel = blocks.parse_editor_metadata(view.get("private_metadata") or "")
+    deps, actor = deps_of(context), await actor_of(context, body)
+    change = await propose(deps, actor, alias)
+    await publish(deps, actor, client, channel or actor.user_id, change)
+
+
 def register(app: AsyncApp) -> None:
     @app.view(blocks.LAYOUT_EDITOR)
     async def layout_submitted(
@@ -288,10 +301,9 @@ def register(app: AsyncApp) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        alias, channel = blocks.parse_editor_metadata(view.get("private_metadata") or "")
-        deps, actor = deps_of(context), await actor_of(context, body)
-        change = await propose_layout(deps, actor, alias, form)
-        await publish(deps, actor, client, channel or actor.user_id, change)
+        await guarded(
+            client, body, _submitted(body, view, context, client, lambda d, a, alias: propose_layout(d, a, alias, form))
+        )
 
     @app.view(blocks.INGEST_EDITOR)
     async def ingest_submitted(
@@ -302,7 +314,8 @@ def register(app: AsyncApp) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        alias, channel = blocks.parse_editor_metadata(view.get("private_metadata") or "")
-        deps, actor = deps_of(context), await actor_of(context, body)
-        change = await changes.propose_ingest(deps, actor, alias, stream_url=form.url, volume=form.volume, pause=form.pause)
-        await publish(deps, actor, client, channel or actor.user_id, change)
+
+        async def propose(deps: Deps, actor: Actor, alias: str) -> ChangeResult:
+            return await changes.propose_ingest(deps, actor, alias, stream_url=form.url, volume=form.volume, pause=form.pause)
+
+        await guarded(client, body, _submitted(body, view, context, client, propose))
