@@ -179,6 +179,7 @@ class _Checker:
         if kind not in _BLOCK_TYPES:
             self.err(path + "/type", f"unknown block type {kind!r}")
             return
+        self.action_ids = set()  # Slack wants action_ids unique within their block
         block_id = block.get("block_id")
         if block_id is not None:
             self.string(block, "block_id", path, limit=255)

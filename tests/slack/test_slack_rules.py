@@ -8,7 +8,6 @@ import logging
 import time
 
 import pytest
-
 from conftest import REQUEST_CHANNEL, SIGNING_SECRET, U1, U2, U3, Env, eventually
 from test_change_flow import SDK_APP_ID, ephemeral_from, has_buttons, request_message, setup_tasks
 
@@ -154,9 +153,9 @@ async def test_web_api_429_is_retried_after_retry_after(env: Env) -> None:
     await setup_tasks(env)
     await env.command(U1, "ingest lobby resume volume=70")
     parent = await eventually(lambda: request_message(env), "the request message after a 429")
-    assert [c.status for c in env.fake.calls_to("chat.postMessage")][0] == 429
+    assert next(c.status for c in env.fake.calls_to("chat.postMessage")) == 429
     await eventually(lambda: "applied" in json.dumps(parent.blocks).lower(), "the change applied")
-    task = [t for t in env.tencent.tasks_json() if t["SdkAppId"] == SDK_APP_ID][0]
+    task = next(t for t in env.tencent.tasks_json() if t["SdkAppId"] == SDK_APP_ID)
     assert task["Volume"] == 70
 
 
