@@ -40,7 +40,6 @@ MESSAGE_BLOCKS = 50
 MESSAGE_CHARS = 12_000
 VIEW_BLOCKS = 100
 TEXT_CHARS = 3000
-METADATA_CHARS = 3000
 
 APPROVE = "rtc_approve"
 REJECT = "rtc_reject"
@@ -127,8 +126,6 @@ def fit_view(view: View) -> dict[str, Any]:
         dropped = len(blocks) - (VIEW_BLOCKS - 1)
         note = ContextBlock(elements=[MarkdownTextObject(text=f"… {dropped} more not shown")]).to_dict()
         data["blocks"] = [*blocks[: VIEW_BLOCKS - 1], note]
-    if len(data.get("private_metadata", "")) > METADATA_CHARS:
-        raise ValueError("private_metadata must hold an ID, not data")
     return data
 
 

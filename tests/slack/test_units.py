@@ -1,0 +1,160 @@
+"""Pure parts of the Slack layer: the /rtc grammar, the Block Kit guards, and the fake Web API's own checks."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot.sandbox import slack_api
+from bot.sandbox.serve import serve_in_loop
+from bot.sandbox.slack_api import FakeSlack, check_blocks, check_view
+from handlers import blocks, grammar
+from handlers.grammar import UsageError, parse
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", grammar.Help()),
+        ("tasks", grammar.ListTasks()),
+        (
+            "task add volcengine finals A1 R1 T1 canvas=1280x720 channel=<#C0NOTE|notify> tags=live,eu",
+            grammar.AddVolcengineTask("finals", "A1", "R1", "T1", (1280, 720), "C0NOTE", ("live", "eu")),
+        ),
+        (
+            "task add tencent lobby 1400000001 -abc region=ap-tokyo site=china channel=C0NOTE",
+            grammar.AddTencentTask("lobby", 1400000001, "-abc", "ap-tokyo", "china", "C0NOTE"),
+        ),
+        ("layout finals", grammar.OpenLayoutEditor("finals")),
+        (
+            "layout finals PIP host,guest:screen corner=tl",
+            grammar.ProposeLayout("finals", "pip", "host,guest:screen", {"corner": "tl"}),
+        ),
+        (
+            "ingest lobby url=<https://a.example/x.mp4|a.example/x.mp4> volume=40 pause",
+            grammar.ProposeIngest("lobby", "https://a.example/x.mp4", 40, True),
+        ),
+        ("ingest lobby resume", grammar.ProposeIngest("lobby", None, None, False)),
+        ("rollback finals v3", grammar.Rollback("finals", 3)),
+        ("unlock\u00a0finals", grammar.Unlock("finals")),
+    ],
+)
+def test_grammar_parses_every_form(text: str, expected: grammar.Command) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("token", "kind", "ident"),
+    [
+        ("<@U0ABCDEF|alice>", "user", "U0ABCDEF"),
+        ("<@W0ABCDEF>", "user", "W0ABCDEF"),
+        ("U0ABCDEF", "user", "U0ABCDEF"),
+        ("<!subteam^S0ONCALL|@oncall>", "group", "S0ONCALL"),
+        ("S0ONCALL", "group", "S0ONCALL"),
+    ],
+)
+def test_grant_accepts_escaped_mentions_and_bare_ids(token: str, kind: str, ident: str) -> None:
+    cmd = parse(f"grant {token} approver tag:live")
+    assert isinstance(cmd, grammar.Grant)
+    assert (cmd.subject.type, cmd.subject.id, cmd.role, cmd.scope) == (kind, ident, "approver", "tag:live")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem", "usage_line"),
+    [
+        ("grant @alice admin", "not a Slack user", "/rtc grant <@user|@group>"),
+        ("grant <@U0ABCDEF> king", "unknown role", "/rtc grant"),
+        ("revoke <@U0ABCDEF> admin planet:mars", "unknown scope", "/rtc revoke"),
+        ("task add aws x", "volcengine or tencent", "/rtc task add tencent"),
+        ("task add volcengine x A R T canvas=big", "canvas must look like", "[canvas=WxH]"),
+        ("task add tencent x notanumber T", "SdkAppId", "<SdkAppId>"),
+        ("ingest lobby volume=-3", "whole number", "[volume=<n>]"),
+        ("ingest lobby pause resume", "once", "[pause|resume]"),
+        ("rollback finals", "version", "/rtc rollback <alias> <version>"),
+        ("status", "exactly one", "/rtc status <alias>"),
+        ("layout finals pip", "missing", "/rtc layout <alias> <preset>"),
+        ("layout bad/alias", "not a task alias", "/rtc layout <alias>"),
+    ],
+)
+def test_grammar_mistakes_name_the_problem_and_the_usage(text: str, problem: str, usage_line: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(text)
+    assert problem in caught.value.problem and usage_line in caught.value.usage
+
+
+def test_message_guard_keeps_fifty_blocks_and_twelve_thousand_characters() -> None:
+    many = blocks.fit_message([blocks._section(f"line {i}") for i in range(80)])
+    assert len(many) == 50 and "more blocks not shown" in many[-1]["elements"][0]["text"]
+    big = blocks.fit_message([blocks._section("x" * 2900) for _ in range(10)])
+    assert sum(len(str(b)) for b in big) < 13_000 and "not shown" in str(big[-1])
+    assert not check_blocks(many, surface="message") and not check_blocks(big, surface="message")
+    assert len(blocks.lines_text([f"item {i} " + "y" * 100 for i in range(200)])) <= 3000
+
+
+def test_views_refuse_data_in_private_metadata() -> None:
+    from slack_sdk.errors import SlackObjectFormationError
+    from slack_sdk.models.views import View
+
+    with pytest.raises(SlackObjectFormationError, match="private_metadata"):
+        blocks.fit_view(View(type="modal", title="t", private_metadata="x" * 3001, blocks=[blocks._section("hi")]))
+
+
+def test_fake_checks_block_kit_like_slack() -> None:
+    assert check_blocks([{"type": "section"}], surface="message")
+    assert check_blocks([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], surface="message")
+    assert check_blocks([{"type": "header", "text": {"type": "mrkdwn", "text": "h"}}], surface="message")
+    assert check_blocks(
+        [{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b" * 76}}]}],
+        surface="message",
+    )
+    assert check_blocks([{"type": "divider"}] * 51, surface="message")
+    assert not check_blocks([{"type": "divider"}] * 51, surface="modal")
+    assert check_view({"type": "modal", "title": {"type": "plain_text", "text": "a title longer than 24 chars"}, "blocks": []})
+    inputs = {"type": "input", "label": {"type": "plain_text", "text": "l"}, "element": {"type": "plain_text_input"}}
+    assert check_view({"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": [inputs]})  # no submit
+
+
+async def test_fake_web_api_answers_like_slack() -> None:
+    fake = FakeSlack(bot_token="xoxb-1", users={"U0A": "a"}, channels={"C0A": "a"})
+    async with serve_in_loop(fake.app) as url, httpx.AsyncClient(base_url=f"{url}/api/") as http:
+        fake.base_url = url
+        auth = {"Authorization": "Bearer xoxb-1"}
+        assert (await http.post("auth.test")).json()["error"] == "not_authed"
+        assert (await http.post("auth.test", headers={"Authorization": "Bearer nope"})).json()["error"] == "invalid_auth"
+        assert (await http.post("chat.postMessage", json={"channel": "C0A"}, headers=auth)).json()["error"] == "no_text"
+        assert (await http.post("chat.postMessage", json={"channel": "C0X", "text": "t"}, headers=auth)).json()[
+            "error"
+        ] == "channel_not_found"
+        bad = (await http.post("chat.postMessage", json={"channel": "C0A", "blocks": [{"type": "nope"}]}, headers=auth)).json()
+        assert bad["error"] == "invalid_blocks" and bad["errors"]
+
+        view = {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": []}
+        old = fake.issue_trigger()
+        fake._triggers[old] -= slack_api.TRIGGER_TTL + 1
+        assert (await http.post("views.open", json={"trigger_id": old, "view": view}, headers=auth)).json()[
+            "error"
+        ] == "expired_trigger_id"
+        trigger = fake.issue_trigger()
+        opened = (await http.post("views.open", json={"trigger_id": trigger, "view": view}, headers=auth)).json()
+        again = (await http.post("views.open", json={"trigger_id": trigger, "view": view}, headers=auth)).json()
+        assert opened["ok"] and again["error"] == "invalid_trigger_id"
+        first = {"view_id": opened["view"]["id"], "hash": opened["view"]["hash"], "view": view}
+        assert (await http.post("views.update", json=first, headers=auth)).json()["ok"]
+        assert (await http.post("views.update", json=first, headers=auth)).json()["error"] == "hash_conflict"
+
+        fake.rate_limit("users.info", times=1, retry_after=7)
+        limited = await http.post("users.info", data={"user": "U0A"}, headers=auth)
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == "7"
+        assert (await http.post("users.info", data={"user": "U0A", "token": "xoxb-1"})).json()["user"]["name"] == "a"
+
+        posted = (await http.post("chat.postMessage", json={"channel": "C0A", "text": "parent"}, headers=auth)).json()
+        upload = (await http.post("files.getUploadURLExternal", data={"filename": "p.png", "length": "8"}, headers=auth)).json()
+        async with httpx.AsyncClient() as raw:
+            assert (await raw.post(upload["upload_url"], content=b"\x89PNG\r\n\x1a\n")).status_code == 200
+        done = await http.post(
+            "files.completeUploadExternal",
+            headers=auth,
+            data={"files": f'[{{"id": "{upload["file_id"]}"}}]', "channel_id": "C0A", "thread_ts": posted["ts"]},
+        )
+        assert done.json()["ok"]
+        assert fake.thread("C0A", posted["ts"])[0].files[0]["mimetype"] == "image/png"
