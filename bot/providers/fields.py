@@ -16,7 +16,11 @@ from pydantic.alias_generators import to_pascal
 
 N = TypeVar("N", int, float)
 
-_EXPLICIT_ALIASES = {"push_url": "PushURL", "code_n": "CodeN"}
+_EXPLICIT_ALIASES = {
+    "push_url": "PushURL",
+    "code_n": "CodeN",
+    "push_mixed_stream_to_cdn_task": "PushMixedStreamToCDNTask",
+}
 
 
 def _alias(name: str) -> str:

@@ -11,7 +11,6 @@ from bot.providers.errors import InvalidRequest, ProviderError
 from bot.providers.reply import ProviderReply
 from bot.providers.tencent_models import UpdateStreamIngest
 from bot.providers.volcengine_models import (
-    GetPushMixedStreamToCDNTask,
     PushMixedStreamToCDNTaskInfo,
     UpdatePushMixedStreamToCDN,
     update_body,
@@ -57,22 +56,10 @@ async def read_state(deps: Deps, task: Task) -> ProviderState:
         return ProviderState("unavailable", None, None, request_id, describe_error(exc))
 
 
-def _task_info(result: Any) -> PushMixedStreamToCDNTaskInfo | None:
-    if not isinstance(result, dict):
-        raise ValueError("Result is not an object")
-    raw = result.get("PushMixedStreamToCDNTask", result.get("PushMixedStreamToCdnTask"))
-    return None if raw is None else PushMixedStreamToCDNTaskInfo.model_validate(raw)
-
-
 async def _volcengine_get(deps: Deps, task: Task) -> ProviderReply[PushMixedStreamToCDNTaskInfo | None]:
-    """Get, parsed here: GetPushMixedStreamToCDNTaskResult's alias for the wrapper key reads
-    "PushMixedStreamToCdnTask", while the API (providers.md §1.2) answers "PushMixedStreamToCDNTask", so the
-    typed method always reports no task. Goes back to `get_push_mixed_stream_to_cdn_task` once that is fixed."""
-    client = deps.providers.volcengine
-    query = GetPushMixedStreamToCDNTask.model_validate(
-        {"AppId": task.app_id, "RoomId": task.room_id, "TaskId": task.provider_task_id}
-    ).query()
-    return await client._call("GET", "GetPushMixedStreamToCDNTask", query, None, _task_info)
+    query = {"AppId": task.app_id, "RoomId": task.room_id, "TaskId": task.provider_task_id}
+    reply = await deps.providers.volcengine.get_push_mixed_stream_to_cdn_task(query)
+    return ProviderReply(reply.request_id, reply.result.push_mixed_stream_to_cdn_task, reply.action)
 
 
 def volcengine_body(task: Task, configuration: dict[str, Any], sequence_number: int | None) -> UpdatePushMixedStreamToCDN:

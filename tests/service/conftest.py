@@ -19,10 +19,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
-from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, SDK_APP_ID, START_CONFIG, Clock
+from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, SDK_APP_ID, START_CONFIG, Clock, truncate_all
 
 from bot.config import Settings
 from bot.providers.registry import ProviderRegistry
@@ -30,7 +29,6 @@ from bot.sandbox import tencent_sim, volcengine_sim
 from bot.sandbox.serve import BackgroundServer
 from bot.services.deps import Deps
 from bot.store import create_engine, schema, session_factory
-from bot.store.models import Base
 
 PG_ENV = "RTCOPS_TEST_POSTGRES_URL"
 
@@ -87,8 +85,10 @@ class ThrowawayDatabase:
 
     @property
     def url(self) -> str:
-        return make_url(self.server_url).set(drivername="postgresql+asyncpg", database=self.name).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.server_url)
+            .set(drivername="postgresql+asyncpg", database=self.name)
+            .render_as_string(hide_password=False)
         )
 
     def create(self) -> None:
@@ -124,18 +124,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         shutil.copy(sqlite_template, path)
         return f"sqlite+aiosqlite:///{path}"
     db: ThrowawayDatabase = request.getfixturevalue("pg_database")
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    asyncio.run(_truncate(db.url, tables))
+    asyncio.run(truncate_all(db.url))
     return db.url
-
-
-async def _truncate(url: str, tables: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -6,7 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
+
 from bot.services.deps import Actor
+from bot.store import create_engine
+from bot.store.models import Base
 
 TEAM = "T0001"
 BOOT_ADMIN = Actor(TEAM, "UBOOT")
@@ -47,3 +51,14 @@ SDK_APP_ID = 1400000001
 def sent_updates(state: Any, action: str = "UpdatePushMixedStreamToCDN") -> list[dict[str, Any]]:
     """The bodies the simulator received for an action, as JSON."""
     return [json.loads(r.body) for r in state.requests.all(action) if r.status == 200]
+
+
+async def truncate_all(url: str) -> None:
+    """Empty every table between PostgreSQL tests; cheaper than migrating a new database each time."""
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()

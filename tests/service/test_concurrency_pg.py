@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from svc_support import BOOT_ADMIN, TEAM, sent_updates
+from svc_support import BOOT_ADMIN, TEAM, sent_updates, truncate_all
 
 from bot.services import changes, grants
 from bot.services.deps import Actor, Deps
@@ -26,10 +26,7 @@ def pg_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def db_url(pg_url: str, request: pytest.FixtureRequest) -> str:
     """Only PostgreSQL here: SQLite serialises writers, so these races cannot happen on it."""
-    from conftest import Base, _truncate
-
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    asyncio.run(_truncate(pg_url, tables))
+    asyncio.run(truncate_all(pg_url))
     return pg_url
 
 

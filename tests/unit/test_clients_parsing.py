@@ -70,10 +70,6 @@ def test_volcengine_non_2xx_without_error_is_a_failure() -> None:
     assert (info.value.code, info.value.request_id, info.value.retryable) == ("HTTP503", "r9", True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="volcengine_models aliases the Get result as PushMixedStreamToCdnTask; the provider says ...CDNTask",
-)
 def test_volcengine_get_result_parses() -> None:
     payload = {
         "ResponseMetadata": {"RequestId": "r"},
