@@ -89,13 +89,12 @@ class Settings(BaseSettings):
     def require(self, field: str, purpose: str) -> str:
         """Return a required setting's value or stop with one line naming its environment variable."""
         value = getattr(self, field)
-        if value is None or value == "":
+        text = value.get_secret_value() if isinstance(value, SecretStr) else ("" if value is None else str(value))
+        if not text.strip():
             alias = type(self).model_fields[field].validation_alias
             name = alias.choices[0] if isinstance(alias, AliasChoices) else field.upper()
             raise MissingSetting(str(name), purpose)
-        if isinstance(value, SecretStr):
-            return value.get_secret_value()
-        return str(value)
+        return text
 
 
 @lru_cache(maxsize=1)
