@@ -24,6 +24,8 @@ from bot.services.deps import Actor, Deps
 log = logging.getLogger("rtcops.handlers")
 
 GROUP_CACHE_SECONDS = 60.0
+POST_ACK_SLOTS = 8
+"""How many requests' post-acknowledgement work runs at once; the rest waits its turn (see errors.guarded)."""
 
 
 class GroupDirectory:
@@ -98,11 +100,13 @@ def build_app(settings: Settings, deps: Deps, *, socket_mode: bool = False) -> A
     secret = None if socket_mode else settings.require("slack_signing_secret", "to verify requests from Slack")
     app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=not socket_mode)
     directory = GroupDirectory(client)
+    slots = asyncio.Semaphore(POST_ACK_SLOTS)
 
     @app.middleware
     async def provide(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["rtcops_deps"] = deps
         context["rtcops_groups"] = directory
+        context["rtcops_work"] = slots
         await next()
 
     for surface in (errors, commands, views, actions, home):

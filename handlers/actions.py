@@ -221,9 +221,9 @@ def register(app: AsyncApp) -> None:
     @app.action(blocks.APPROVE)
     async def approve(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         await ack()
-        await guarded(client, body, _decide(on_approve, body, context, client))
+        await guarded(context, client, body, _decide(on_approve, body, context, client))
 
     @app.action(blocks.REJECT)
     async def reject(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         await ack()
-        await guarded(client, body, _decide(on_reject, body, context, client))
+        await guarded(context, client, body, _decide(on_reject, body, context, client))

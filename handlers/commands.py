@@ -124,7 +124,7 @@ def register(app: AsyncApp) -> None:
             await ack(text=grammar.HELP, blocks=blocks.help_reply(grammar.HELP), response_type="ephemeral")
             return
         await ack()
-        await guarded(client, body, _after_ack(cmd, body, context, client, respond))
+        await guarded(context, client, body, _after_ack(cmd, body, context, client, respond))
 
 
 async def _after_ack(

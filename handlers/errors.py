@@ -8,12 +8,13 @@ routes here too, for anything that fails before a listener runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -77,14 +78,20 @@ async def report(client: AsyncWebClient, body: dict[str, Any], error: BaseExcept
         log.error("could not tell the user about %s: %s", type(error).__name__, exc)
 
 
-async def guarded(client: AsyncWebClient, body: dict[str, Any], work: Awaitable[None]) -> None:
+async def guarded(context: AsyncBoltContext, client: AsyncWebClient, body: dict[str, Any], work: Awaitable[None]) -> None:
     """Run a listener's post-acknowledgement work, sending any failure to `report`.
+
+    The work waits for one of a few slots (`rtcops_work` in the context): acknowledgements share the event
+    loop with it, and without a bound a burst of slow work (store writes, provider calls) would delay the
+    acknowledgements queued behind it.
 
     Failures must not escape to Bolt after ack(): its asyncio runner then resets the acknowledgement it
     already has, and a listener that fails within ~10 ms is answered with 404 "unhandled request" after a
     3 s wait (slack_bolt 1.30, listener/asyncio_runner.py)."""
+    slots: asyncio.Semaphore = context["rtcops_work"]
     try:
-        await work
+        async with slots:
+            await work
     except Exception as exc:
         await report(client, body, exc)
 

@@ -46,7 +46,7 @@ def register(app: AsyncApp) -> None:
     async def home_opened(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        await guarded(client, body, _publish_for(context, body, client))
+        await guarded(context, client, body, _publish_for(context, body, client))
 
 
 async def _publish_for(context: AsyncBoltContext, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -302,7 +302,7 @@ def register(app: AsyncApp) -> None:
             return
         await ack()
         await guarded(
-            client, body, _submitted(body, view, context, client, lambda d, a, alias: propose_layout(d, a, alias, form))
+            context, client, body, _submitted(body, view, context, client, lambda d, a, alias: propose_layout(d, a, alias, form))
         )
 
     @app.view(blocks.INGEST_EDITOR)
@@ -318,4 +318,4 @@ def register(app: AsyncApp) -> None:
         async def propose(deps: Deps, actor: Actor, alias: str) -> ChangeResult:
             return await changes.propose_ingest(deps, actor, alias, stream_url=form.url, volume=form.volume, pause=form.pause)
 
-        await guarded(client, body, _submitted(body, view, context, client, propose))
+        await guarded(context, client, body, _submitted(body, view, context, client, propose))
