@@ -67,10 +67,6 @@ def deps_of(context: AsyncBoltContext) -> Deps:
     return deps
 
 
-def settings_of(context: AsyncBoltContext) -> Settings:
-    return deps_of(context).settings
-
-
 async def actor_of(context: AsyncBoltContext, body: dict[str, Any]) -> Actor:
     """The Slack user behind this request, with their team and user groups; never a display name."""
     user_id = context.user_id or body.get("user_id") or (body.get("user") or {}).get("id")
