@@ -5,74 +5,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import NOTIFY_CHANNEL, REQUEST_CHANNEL, U1, U2, Env, eventually
+from slack_support import (
+    NOTIFY_CHANNEL,
+    REQUEST_CHANNEL,
+    SDK_APP_ID,
+    U1,
+    U2,
+    Env,
+    ephemeral_from,
+    eventually,
+    has_buttons,
+    request_message,
+    setup_tasks,
+)
 
 from bot.sandbox import volcengine_sim
-from bot.sandbox.slack_api import Message
 from handlers import blocks
-
-APP_ID, ROOM_ID, TASK_ID = "app-finals", "room-finals", "mix-finals"
-SDK_APP_ID = 1400000001
-START = {
-    "AppId": APP_ID,
-    "RoomId": ROOM_ID,
-    "TaskId": TASK_ID,
-    "PushURL": "rtmp://cdn.example.com/live/finals",
-    "TargetStreams": {"StreamList": [{"UserId": "a", "Index": 0}, {"UserId": "b", "Index": 1}]},
-    "Layout": {
-        "LayoutMode": 2,
-        "CustomLayout": {
-            "Canvas": {"Width": 1280, "Height": 720, "Background": "#000000"},
-            "Regions": [
-                {"StreamIndex": 0, "LocationX": 0.0, "LocationY": 0.0, "WidthProportion": 0.5, "HeightProportion": 1.0},
-                {"StreamIndex": 1, "LocationX": 0.5, "LocationY": 0.0, "WidthProportion": 0.5, "HeightProportion": 1.0},
-            ],
-        },
-    },
-    "Encode": {"VideoWidth": 1280, "VideoHeight": 720, "VideoBitrate": 2500, "VideoFps": 25},
-}
-
-
-async def ephemeral_from(env: Env, user: str, needle: str) -> str:
-    found = await eventually(
-        lambda: [t for t in env.ephemeral_texts(user) if needle in t], f"ephemeral to {user} with {needle!r}"
-    )
-    return str(found[-1])
-
-
-async def setup_tasks(env: Env) -> str:
-    """Both provider tasks running in the simulators, registered and granted through /rtc by the admin."""
-    await env.deps.providers.volcengine.start_push_mixed_stream_to_cdn(START)
-    started = await env.deps.providers.tencent().start_stream_ingest(
-        {
-            "SdkAppId": SDK_APP_ID,
-            "RoomId": "lobby",
-            "RoomIdType": 0,
-            "UserId": "ingest-lobby",
-            "UserSig": "sig",
-            "StreamUrl": "https://media.example.com/loop.mp4",
-        }
-    )
-    tencent_task = started.result.task_id
-    for text, needle in (
-        (f"task add volcengine finals {APP_ID} {ROOM_ID} {TASK_ID} canvas=1280x720 channel=<#CTASKNOTE|finals-notify>", "finals"),
-        (f"task add tencent lobby {SDK_APP_ID} {tencent_task}", "lobby"),
-        (f"grant <@{U1}|operator> operator", U1),
-        (f"grant <@{U2}|approver> approver task:finals", U2),
-        (f"grant <@{U2}|approver> approver provider:tencent", "provider:tencent"),
-    ):
-        assert (await env.command("UADMIN", text)).status_code == 200
-        await ephemeral_from(env, "UADMIN", needle)
-    return tencent_task
-
-
-def request_message(env: Env) -> Message | None:
-    found = [m for m in env.fake.channel_messages(REQUEST_CHANNEL) if m.blocks and m.blocks[0]["type"] == "header"]
-    return found[-1] if found else None
-
-
-def has_buttons(message: Message) -> bool:
-    return any(b["type"] == "actions" for b in message.blocks)
 
 
 async def test_layout_request_is_approved_by_another_user_and_applied_once(env: Env) -> None:

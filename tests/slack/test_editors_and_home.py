@@ -6,8 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from conftest import REQUEST_CHANNEL, U1, U2, Env, eventually
-from test_change_flow import SDK_APP_ID, has_buttons, request_message, setup_tasks
+from slack_support import REQUEST_CHANNEL, SDK_APP_ID, U1, U2, Env, eventually, has_buttons, request_message, setup_tasks
 
 from bot.services import changes
 from bot.services.deps import Actor

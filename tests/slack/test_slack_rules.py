@@ -8,8 +8,20 @@ import logging
 import time
 
 import pytest
-from conftest import REQUEST_CHANNEL, SIGNING_SECRET, U1, U2, U3, Env, eventually
-from test_change_flow import SDK_APP_ID, ephemeral_from, has_buttons, request_message, setup_tasks
+from slack_support import (
+    REQUEST_CHANNEL,
+    SDK_APP_ID,
+    SIGNING_SECRET,
+    U1,
+    U2,
+    U3,
+    Env,
+    ephemeral_from,
+    eventually,
+    has_buttons,
+    request_message,
+    setup_tasks,
+)
 
 from bot.sandbox import volcengine_sim
 from bot.sandbox.slack_signing import command_body, signature
