@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from bot.providers.envelope import parse_envelope
 from bot.providers.errors import InvalidRequest, Provider, ProviderError, validation_problems
 from bot.providers.pacing import Pacer, pace_key
 from bot.providers.reply import ProviderReply
-from bot.providers.retry import MALFORMED, RetryPolicy, is_retryable, transport_failure
+from bot.providers.retry import RetryPolicy, transport_failure
 from bot.providers.signing_tencent import TencentCredentials, sign_tencent
 from bot.providers.tencent_models import (
     API_VERSION,
@@ -154,40 +155,6 @@ class TencentClient:
         await self.aclose()
 
 
-def _error(action: str, status: int, code: str, message: str, request_id: str | None) -> ProviderError:
-    return ProviderError(
-        provider=PROVIDER,
-        action=action,
-        code=code,
-        message=message,
-        request_id=request_id,
-        http_status=status,
-        retryable=is_retryable(PROVIDER, action, code, status),
-    )
-
-
 def parse_response(action: str, status: int, raw: bytes, parse: Callable[[Any], R]) -> ProviderReply[R]:
     """Errors normally come with HTTP 200 in Response.Error, so the body decides, not the status."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        snippet = raw[:120].decode("utf-8", "replace")
-        raise _error(action, status, MALFORMED, f"answer is not JSON: {snippet!r}", None) from None
-    response = data.get("Response") if isinstance(data, dict) else None
-    if not isinstance(response, dict):
-        raise _error(action, status, MALFORMED, "answer has no Response object", None)
-    request_id = response.get("RequestId")
-    request_id = str(request_id) if request_id is not None else None
-    error = response.get("Error")
-    if error is not None:
-        if not isinstance(error, dict):
-            raise _error(action, status, MALFORMED, "Response.Error is not an object", request_id)
-        code = str(error.get("Code") or f"HTTP{status}")
-        raise _error(action, status, code, str(error.get("Message") or ""), request_id)
-    if not 200 <= status < 300:
-        raise _error(action, status, f"HTTP{status}", "non-2xx status without Response.Error", request_id)
-    try:
-        result = parse(response)
-    except (ValidationError, ValueError) as exc:
-        raise _error(action, status, MALFORMED, f"unexpected Response: {exc}", request_id) from None
-    return ProviderReply(request_id=request_id or "", result=result, action=action)
+    return parse_envelope(PROVIDER, action, status, raw, envelope="Response", result_of=lambda data, meta: meta, parse=parse)

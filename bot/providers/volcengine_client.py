@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from bot.providers.errors import InvalidRequest, Provider, ProviderError, validation_problems
+from bot.providers.envelope import parse_envelope
+from bot.providers.errors import InvalidRequest, Provider, validation_problems
 from bot.providers.pacing import Pacer, pace_key
 from bot.providers.reply import ProviderReply
-from bot.providers.retry import MALFORMED, RetryPolicy, is_retryable, transport_failure
+from bot.providers.retry import RetryPolicy, transport_failure
 from bot.providers.signing_volcengine import VolcengineCredentials, canonical_query, sign_volcengine
 from bot.providers.volcengine_models import (
     API_VERSION,
@@ -149,40 +150,8 @@ def _ok(result: Any) -> str:
     return result
 
 
-def _error(action: str, status: int, code: str, message: str, request_id: str | None) -> ProviderError:
-    return ProviderError(
-        provider=PROVIDER,
-        action=action,
-        code=code,
-        message=message,
-        request_id=request_id,
-        http_status=status,
-        retryable=is_retryable(PROVIDER, action, code, status),
-    )
-
-
 def parse_response(action: str, status: int, raw: bytes, parse: Callable[[Any], R]) -> ProviderReply[R]:
     """Failure is a non-2xx status or ResponseMetadata.Error; the envelope is read either way."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        snippet = raw[:120].decode("utf-8", "replace")
-        raise _error(action, status, MALFORMED, f"answer is not JSON: {snippet!r}", None) from None
-    meta = data.get("ResponseMetadata") if isinstance(data, dict) else None
-    if not isinstance(meta, dict):
-        raise _error(action, status, MALFORMED, "answer has no ResponseMetadata object", None)
-    request_id = meta.get("RequestId")
-    request_id = str(request_id) if request_id is not None else None
-    error = meta.get("Error")
-    if error is not None:
-        if not isinstance(error, dict):
-            raise _error(action, status, MALFORMED, "ResponseMetadata.Error is not an object", request_id)
-        code = str(error.get("Code") or f"HTTP{status}")
-        raise _error(action, status, code, str(error.get("Message") or ""), request_id)
-    if not 200 <= status < 300:
-        raise _error(action, status, f"HTTP{status}", "non-2xx status without an error in the envelope", request_id)
-    try:
-        result = parse(data.get("Result"))
-    except (ValidationError, ValueError) as exc:
-        raise _error(action, status, MALFORMED, f"unexpected Result: {exc}", request_id) from None
-    return ProviderReply(request_id=request_id or "", result=result, action=action)
+    return parse_envelope(
+        PROVIDER, action, status, raw, envelope="ResponseMetadata", result_of=lambda data, meta: data.get("Result"), parse=parse
+    )

@@ -54,7 +54,7 @@ def test_volcengine_success_and_error_envelopes() -> None:
         (502, b"<html>Bad Gateway</html>", "not JSON"),
         (200, b"[1, 2]", "no ResponseMetadata"),
         (200, b'{"ResponseMetadata": {"Error": "boom"}}', "not an object"),
-        (200, b'{"ResponseMetadata": {"RequestId": "r"}, "Result": {"x": 1}}', "unexpected Result"),
+        (200, b'{"ResponseMetadata": {"RequestId": "r"}, "Result": {"x": 1}}', "unexpected answer"),
     ],
 )
 def test_volcengine_malformed_answers(status: int, raw: bytes, needle: str) -> None:
