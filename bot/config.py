@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,25 @@ class MissingSetting(Exception):
     def __init__(self, variable: str, purpose: str) -> None:
         super().__init__(f"{variable} is not set: it is required {purpose}.")
         self.variable = variable
+
+
+class InvalidSetting(MissingSetting):
+    """A setting is present but unusable. It subclasses MissingSetting so that the CLI's one handler for
+    settings problems reports it as a line, not a traceback. The message names the variable and the rule,
+    never the value: the value may be a secret or a URL with a password in it."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        Exception.__init__(self, "; ".join(f"invalid setting {name}: {rule}" for name, rule in problems))
+        self.variable = problems[0][0] if problems else ""
+        self.problems = problems
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError) -> InvalidSetting:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+            problems.append((name, str(error["msg"]).removeprefix("Value error, ")))
+        return cls(problems)
 
 
 def _env(name: str) -> AliasChoices:
@@ -35,7 +54,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
 
-    database_url: str = Field("sqlite+aiosqlite:///./rtcops.db", validation_alias=_env("DATABASE_URL"))
+    # repr=False: a PostgreSQL URL may carry a password, and a Settings object can end up in a log line.
+    database_url: str = Field("sqlite+aiosqlite:///./rtcops.db", validation_alias=_env("DATABASE_URL"), repr=False)
     admin_users: str = Field("", validation_alias=_env("RTCOPS_ADMIN_USERS"))
     notify_channel: str | None = Field(None, validation_alias=_env("RTCOPS_NOTIFY_CHANNEL"))
     request_ttl_minutes: int = Field(30, ge=1, le=24 * 60, validation_alias=_env("RTCOPS_REQUEST_TTL_MINUTES"))
@@ -97,6 +117,14 @@ class Settings(BaseSettings):
         return text
 
 
+def load_settings() -> Settings:
+    """Settings from the environment and .env, or InvalidSetting with one line per unusable variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSetting.from_validation(exc) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()
