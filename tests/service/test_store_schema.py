@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
 
 from bot.store import create_engine, schema
 from bot.store.engine import UnsupportedDatabase
@@ -55,3 +58,17 @@ def test_database_urls_are_checked_with_a_clear_message() -> None:
         create_engine("postgresql+psycopg2://u@h/db")
     with pytest.raises(UnsupportedDatabase, match="unsupported database"):
         create_engine("mysql://u@h/db")
+
+
+async def test_every_sqlite_connection_gets_wal_normal_sync_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'pragmas.db'}", poolclass=NullPool)
+    try:
+        for _ in range(2):  # no pool: each connection is a new one, and each must be set up
+            async with engine.connect() as conn:
+                got = {
+                    name: (await conn.execute(text(f"PRAGMA {name}"))).scalar_one()
+                    for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+                }
+            assert got == {"journal_mode": "wal", "synchronous": 1, "busy_timeout": 30000, "foreign_keys": 1}
+    finally:
+        await engine.dispose()
