@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "grants": "bot.cli.admin:grants",
     "audit": "bot.cli.admin:audit",
     "serve": "bot.cli.serve:serve",
+    "demo": "bot.cli.demo:demo",
 }
 
 
