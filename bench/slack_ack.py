@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.sandbox.serve import BackgroundServer  # noqa: E402
 from bot.sandbox.slack_api import FakeSlack  # noqa: E402
-from bot.sandbox.slack_signing import command_body, interaction_body, signed_headers  # noqa: E402
+from bot.sandbox.slack_driver import SlackDriver  # noqa: E402
+from bot.sandbox.slack_signing import command_body, interaction_body  # noqa: E402
 
 TOKEN = "xoxb-bench-token"
 SECRET = "bench-signing-secret"
@@ -84,49 +85,26 @@ def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[by
     raise SystemExit("server did not start within 30 s")
 
 
-def requests_for(fake: FakeSlack, n: int) -> list[bytes]:
+def requests_for(slack: SlackDriver, n: int, first: int = 0) -> list[bytes]:
+    """Bodies exactly as Slack sends them (the driver fills in what Slack would), built before the clock starts.
+    Clicks from different batches name different requests (`first`): the bot answers a repeated click by the
+    same user only once, which would leave the drain below waiting for answers that never come."""
     users = list(USERS)
     bodies: list[bytes] = []
-    for i in range(n):
-        user = users[i % 50]
+    for i in range(first, first + n):
         if i % 2 == 0:
-            fields = {
-                "team_id": TEAM,
-                "channel_id": "C0BENCH",
-                "user_id": "U0ADMIN01",
-                "command": "/rtc",
-                "text": "tasks",
-                "response_url": fake.response_url("C0BENCH", "U0ADMIN01"),
-                "trigger_id": fake.issue_trigger(),
-                "api_app_id": "ABENCH",
-            }
-            bodies.append(command_body(fields))
+            bodies.append(command_body(slack.command_fields("U0ADMIN01", "tasks", "C0BENCH")))
         else:
-            payload = {
-                "type": "block_actions",
-                "team": {"id": TEAM},
-                "user": {"id": user, "team_id": TEAM},
-                "api_app_id": "ABENCH",
-                "container": {"type": "message", "channel_id": "C0BENCH", "message_ts": "1.000001"},
-                "channel": {"id": "C0BENCH"},
-                "trigger_id": fake.issue_trigger(),
-                "response_url": fake.response_url("C0BENCH", user, "1.000001"),
-                "actions": [
-                    {
-                        "type": "button",
-                        "action_id": "rtc_approve",
-                        "block_id": "decide",
-                        "value": f"{900000 + i}:x",
-                        "action_ts": f"{time.time():.6f}",
-                    }
-                ],
-            }
-            bodies.append(interaction_body(payload))
+            button = {"action_id": "rtc_approve", "value": f"{900000 + i}:x"}
+            bodies.append(interaction_body(slack.button_payload(users[i % 50], "C0BENCH", "1.000001", button, "decide")))
     return bodies
 
 
-async def load(url: str, bodies: list[bytes], clients: int) -> tuple[list[float], float, int]:
-    """`clients` workers, each with its own keep-alive connection, sending until the bodies run out."""
+async def load(slack: SlackDriver, bodies: list[bytes], clients: int) -> tuple[list[float], float, int]:
+    """`clients` workers, each with its own keep-alive connection, sending until the bodies run out.
+
+    aiohttp rather than the driver's httpx client: at 50 concurrent connections httpx's own overhead would
+    dominate the figures, and the load generator must cost the same against both servers."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -139,9 +117,9 @@ async def load(url: str, bodies: list[bytes], clients: int) -> tuple[list[float]
         async with aiohttp.ClientSession(connector=connector) as http:
             while not queue.empty():
                 body = queue.get_nowait()
-                headers = signed_headers(SECRET, body)
+                headers = slack.headers(body)
                 t0 = time.perf_counter()
-                async with http.post(url, data=body, headers=headers) as response:
+                async with http.post(slack.events_url, data=body, headers=headers) as response:
                     await response.read()
                     latencies.append(time.perf_counter() - t0)
                     failures += response.status != 200
@@ -161,9 +139,9 @@ def summary(name: str, latencies: list[float], elapsed: float, failures: int) ->
 
 
 async def measure(port: int, fake: FakeSlack, n: int, clients: int, name: str) -> dict[str, float]:
-    url = f"http://127.0.0.1:{port}/slack/events"
-    await load(url, requests_for(fake, min(200, n)), clients)  # warm-up: connections, auth.test, caches
-    latencies, elapsed, failures = await load(url, requests_for(fake, n), clients)
+    slack = SlackDriver(f"http://127.0.0.1:{port}", SECRET, fake, team=TEAM)
+    await load(slack, requests_for(slack, min(200, n), first=n), clients)  # warm-up: connections, auth.test, caches
+    latencies, elapsed, failures = await load(slack, requests_for(slack, n), clients)
     return summary(name, latencies, elapsed, failures)
 
 

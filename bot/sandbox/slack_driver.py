@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -52,12 +53,22 @@ class SlackDriver:
         self.fake = fake
         self.team = team or fake.team_id
         self._secret = signing_secret
-        self._own_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=30)
+        self._given_http = http
+        self._own_http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The caller's client, or one of our own made on first use (so building bodies needs no loop)."""
+        if self._given_http is not None:
+            return self._given_http
+        if self._own_http is None:
+            self._own_http = httpx.AsyncClient(timeout=30)
+        return self._own_http
 
     async def aclose(self) -> None:
-        if self._own_http:
-            await self.http.aclose()
+        if self._own_http is not None:
+            await self._own_http.aclose()
+            self._own_http = None
 
     async def __aenter__(self) -> SlackDriver:
         return self
@@ -231,3 +242,42 @@ def plain_text(blocks: list[dict[str, Any]], fallback: str = "") -> str:
         elif kind == "rich_text":
             lines.append(json.dumps(block.get("elements")))
     return "\n".join(line for line in lines if line) or fallback
+
+
+_EMOJI = {
+    "large_green_circle": "●",
+    "red_circle": "●",
+    "white_check_mark": "✓",
+    "arrows_counterclockwise": "↻",
+    "hourglass_flowing_sand": "⧗",
+    "no_entry": "⛔",
+    "heavy_multiplication_x": "✗",
+    "warning": "!",
+    "lock": "🔒",
+    "unlock": "🔓",
+    "key": "🔑",
+}
+_STYLE = re.compile(r"[*`]([^*`\n]+)[*`]")
+_TOKEN = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>|<(https?://[^>|]+)\|([^>]*)>|:([a-z0-9_+-]+):")
+
+
+def readable(text: str, users: dict[str, str] | None = None) -> str:
+    """mrkdwn as the Slack client would show it, in plain text: @names, #channels, dates in their fallback,
+    link labels, and bold or code without their markers."""
+    names = users or {}
+
+    def one(m: re.Match[str]) -> str:
+        sigil, ref, label, url, url_label, emoji = m.groups()
+        if emoji is not None:
+            return _EMOJI.get(emoji, m.group(0))
+        if url is not None:
+            return f"{url_label} ({url})"
+        if sigil == "@":
+            return "@" + names.get(ref, label or ref)
+        if sigil == "#":
+            return "#" + (label or ref)
+        if ref.startswith("subteam^"):
+            return "@" + (label or ref.removeprefix("subteam^"))
+        return label or ref.split("^")[-1]
+
+    return _STYLE.sub(r"\1", _TOKEN.sub(one, text))
