@@ -9,7 +9,6 @@ and leaves the message as it was. Repeated deliveries and double clicks are drop
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +17,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import changes, grants, idempotency, tasks
+from bot.services import changes, grants, idempotency
 from bot.services.deps import Actor, Deps
 from bot.services.errors import Expired, Stale
-from bot.services.permissions import Role, scope_matches
-from bot.services.results import ChangeResult
+from bot.services.results import ChangeResult, RecoveryOutcome
 from handlers import actor_of, blocks, deps_of, grammar
 from handlers.errors import guarded
 from handlers.home import publish_home
@@ -38,33 +36,8 @@ class Thread:
     ts: str
 
 
-_PERMALINK = re.compile(r"/archives/([A-Z0-9]+)/p(\d{10})(\d{6})")
-
-
 def thread_of(change: ChangeResult) -> Thread | None:
-    """ADAPTER: ChangeResult carries the permalink but not channel_id/message_ts (both are in the store);
-    Slack permalinks encode them, so they are read back from it until the services return them."""
-    m = _PERMALINK.search(change.link or "")
-    return Thread(m.group(1), f"{m.group(2)}.{m.group(3)}") if m else None
-
-
-async def approvers_in_scope(deps: Deps, change: ChangeResult) -> list[str]:
-    """ADAPTER: the services have no "who may approve this task" query yet. This composes theirs: every
-    grant in the team (read as the bot itself), kept where the role is approver or above and the scope
-    reaches the task; bootstrap admins included. The requester cannot approve and is left out."""
-    reader = Actor.cli(change.team_id, "rtcops-slack")
-    target = next((t for t in await tasks.list_tasks(deps, reader) if t.alias == change.alias), None)
-    found: list[str] = []
-    for g in await grants.list_grants(deps, reader):
-        if Role.parse(g.role) >= Role.APPROVER and scope_matches(g.scope, target) and g.subject_id != change.requester:
-            mention = blocks.mention(g.subject_type, g.subject_id)
-            if mention not in found:
-                found.append(mention)
-    for admin in sorted(deps.settings.admin_user_ids):
-        user = admin.partition(":")[2] or admin
-        if user != change.requester and blocks.who(user) not in found:
-            found.append(blocks.who(user))
-    return found[:20]
+    return Thread(change.channel_id, change.message_ts) if change.channel_id and change.message_ts else None
 
 
 async def publish(deps: Deps, actor: Actor, client: AsyncWebClient, channel: str, change: ChangeResult) -> None:
@@ -89,7 +62,7 @@ async def publish(deps: Deps, actor: Actor, client: AsyncWebClient, channel: str
             title=f"{change.alias}: now (left) and proposed (right)",
         )
     if change.state == "pending":
-        approvers = await approvers_in_scope(deps, change)
+        approvers = [blocks.mention(a.type, a.id) for a in await grants.approvers_for(deps, actor, change.alias)][:20]
         who = ", ".join(approvers) if approvers else "an approver (nobody holds approver on this task yet)"
         text = f":hourglass_flowing_sand: Waiting for approval from {who}. Expires {blocks.when(change.expires_at)}."
         await _say(client, thread, text)
@@ -114,14 +87,39 @@ async def carry_out(
     """Apply an approved change and report it: thread, parent, notification channel."""
     await _say(client, thread, f":arrows_counterclockwise: Applying request #{change.request_id}…")
     done = await changes.apply(deps, actor, change.request_id)
-    await client.chat_postMessage(
-        channel=thread.channel, thread_ts=thread.ts, text=blocks.change_fallback(done), blocks=blocks.thread_outcome(done)
-    )
-    await show_state(client, thread, done)
+    await report_outcome(deps, client, thread, done, link or done.link)
+
+
+async def report_outcome(
+    deps: Deps, client: AsyncWebClient, thread: Thread | None, done: ChangeResult, link: str | None
+) -> None:
+    """A finished change: the outcome into its thread, the parent updated, one line in the notification channel."""
+    if thread is not None:
+        await client.chat_postMessage(
+            channel=thread.channel, thread_ts=thread.ts, text=blocks.change_fallback(done), blocks=blocks.thread_outcome(done)
+        )
+        await show_state(client, thread, done)
     notify = done.notify_channel or deps.settings.notify_channel
     if notify and done.state in ("applied", "failed", "unknown"):
-        line = blocks.notify_line(done, link or done.link)
+        line = blocks.notify_line(done, link)
         await client.chat_postMessage(channel=notify, text=line, blocks=blocks.text_reply(line), unfurl_links=False)
+
+
+async def report_recovered(deps: Deps, client: AsyncWebClient, outcomes: list[RecoveryOutcome]) -> None:
+    """Start-up recovery's verdicts, where people look for them: each request's thread and the notification
+    channel, as any outcome is reported. One that cannot be posted is logged and the rest still go out."""
+    for outcome in outcomes:
+        done = outcome.change
+        if done is None:
+            continue
+        thread = thread_of(done)
+        try:
+            if thread is not None:
+                await _say(client, thread, f":rotating_light: rtcops restarted while applying this change: {outcome.detail}.")
+            await report_outcome(deps, client, thread, done, done.link)
+        except Exception as exc:  # start-up goes on: the verdict is in the store and the log already
+            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.error("could not report the recovery of request #%s in Slack: %s", outcome.request_id, reason)
 
 
 async def run_change_command(

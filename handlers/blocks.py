@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +33,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.services.forms import RegionLine
 from bot.services.results import ChangeResult, ChangeSummary, GrantInfo, History, TaskInfo, TaskStatus
 
 MESSAGE_BLOCKS = 50
@@ -316,11 +316,12 @@ def history(h: History) -> list[dict[str, Any]]:
     )
 
 
-def _change_summary_line(c: ChangeSummary) -> str:
+def _change_summary_line(c: ChangeSummary, *, with_alias: bool = False) -> str:
     outcome = f" → v{c.result_version}" if c.result_version else ""
     rid = f" · RequestId `{c.provider_request_id}`" if c.provider_request_id else ""
     err = f" · `{c.error_code}`" if c.error_code else ""
-    head = f"#{c.request_id} {c.kind} · {c.state}{outcome} · {who(c.requester)} · {when(c.created_at)}"
+    task = f"*{c.alias}* " if with_alias and c.alias else ""
+    head = f"{task}#{c.request_id} {c.kind} · {c.state}{outcome} · {who(c.requester)} · {when(c.created_at)}"
     return f"{head} · {clip(c.summary, 200)}{rid}{err}"
 
 
@@ -387,12 +388,6 @@ def parse_editor_metadata(metadata: str) -> tuple[str, str | None]:
     alias, _, channel = metadata.partition(" ")
     return alias, (channel if channel and channel != "-" else None)
 
-
-@dataclass(frozen=True)
-class RegionLine:
-    stream_index: int
-    label: str
-    line: str  # "x y width height z"
 
 
 def layout_modal(
@@ -528,5 +523,5 @@ def home_view(
     blocks += [DividerBlock(), _section("*Tasks you can see*")]
     blocks.append(_section(lines_text([_task_line(t) for t in tasks])))
     blocks += [DividerBlock(), _section("*Last ten changes*")]
-    blocks.append(_section(lines_text([_change_summary_line(c) for c in recent[:10]])))
+    blocks.append(_section(lines_text([_change_summary_line(c, with_alias=True) for c in recent[:10]])))
     return fit_view(View(type="home", blocks=blocks))

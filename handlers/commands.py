@@ -14,7 +14,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import grants, idempotency, tasks
 from bot.services.deps import Actor, Deps
-from bot.services.errors import PermissionDenied
 from handlers import actions, actor_of, blocks, deps_of, grammar, views
 from handlers.errors import guarded
 from handlers.grammar import Command
@@ -30,7 +29,6 @@ async def run(
     """One subcommand: one service call, one rendering. Service errors go to the app's error handler."""
     match cmd:
         case grammar.ListTasks():
-            await _require_some_role(deps, actor, "list tasks")
             statuses = await tasks.list_statuses(deps, actor)
             await _reply(
                 respond,
@@ -68,20 +66,11 @@ async def run(
             await _reply(respond, blocks.text_reply(text), text)
         case grammar.ListGrants(subject):
             found = await grants.list_grants(deps, actor, subject)
-            if subject is None and not found:
-                raise PermissionDenied("list grants", "you hold no role in this workspace", "viewer")
             await _reply(respond, blocks.grant_list(found), f"{len(found)} grants")
         case grammar.OpenLayoutEditor(alias) | grammar.OpenIngestEditor(alias):
             await views.open_editor(deps, actor, client, body["trigger_id"], cmd, body.get("channel_id"))
         case _:
             await actions.run_change_command(cmd, deps, actor, body, client, respond)
-
-
-async def _require_some_role(deps: Deps, actor: Actor, action: str) -> None:
-    """ADAPTER: list_tasks filters by the view role instead of refusing, so someone with no role at all
-    would get an empty list rather than a denial. Their own grants (a service call) tell the two apart."""
-    if not await grants.list_grants(deps, actor):
-        raise PermissionDenied(action, "you hold no role in this workspace", "viewer")
 
 
 def _task_spec(cmd: grammar.AddVolcengineTask | grammar.AddTencentTask) -> tasks.VolcengineTask | tasks.TencentTask:

@@ -19,8 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.providers.errors import ProviderError
-from bot.services.errors import PermissionDenied, ServiceError
+from bot.services.errors import PermissionDenied, ProviderError, ServiceError
 from handlers.blocks import parse_editor_metadata, text_reply
 
 log = logging.getLogger("rtcops.handlers")

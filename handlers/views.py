@@ -3,35 +3,28 @@
 Opening: the modal opens at once with a loading view (a trigger_id lives about 3 s), and is filled in with
 views.update, passing the hash so a newer update is never overwritten by an older one.
 
-Submitting: the form is checked through the provider models and the layout presets, which are pure and
-fast, so mistakes come back in the acknowledgement as field errors (response_action: errors) and nothing
-is stored. Only a valid form is acknowledged and becomes a proposal through the services.
+Submitting: the form is read here and checked by `bot.services.forms` (the provider models and the layout
+presets, pure and fast), so mistakes come back in the acknowledgement as field errors (response_action:
+errors) and nothing is stored. Only a valid form is acknowledged and becomes a proposal through the services.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.layouts.presets import PRESETS, PresetError, StreamRef, build_preset, parse_stream_refs
-from bot.providers.errors import validation_problems
-from bot.providers.tencent_models import VOLUME_MAX, UpdateStreamIngest
-from bot.providers.volcengine_models import Canvas, Region
-from bot.services import changes, tasks
+from bot.services import editors, forms
 from bot.services.deps import Actor, Deps
-from bot.services.errors import BadInput, PermissionDenied, ServiceError
-from bot.services.permissions import authorize
-from bot.services.results import ChangeResult, TaskStatus
+from bot.services.errors import ServiceError
+from bot.services.results import ChangeResult
 from handlers import actor_of, blocks, deps_of, grammar
 from handlers.actions import publish
 from handlers.errors import guarded, message_for
 
-Errors = dict[str, str]
+Errors = forms.Errors
 
 
 # --- opening -----------------------------------------------------------------------------------------
@@ -52,60 +45,33 @@ async def open_editor(
     )
     view_id, view_hash = opened["view"]["id"], opened["view"]["hash"]
     try:
-        status = await tasks.show_task(deps, actor, cmd.alias)
-        decision = await authorize(deps, actor, "propose", status.task)
-        if not decision.allowed:
-            raise PermissionDenied("propose", decision.reason, decision.missing_role)
-        view = _layout_view(status, channel) if layout else _ingest_view(status, channel)
+        if layout:
+            view = _layout_view(await editors.open_layout_editor(deps, actor, cmd.alias), channel)
+        else:
+            view = _ingest_view(await editors.open_ingest_editor(deps, actor, cmd.alias), channel)
     except ServiceError as exc:
         await client.views_update(view_id=view_id, hash=view_hash, view=blocks.notice_modal("Cannot edit", message_for(exc)[0]))
         raise
     await client.views_update(view_id=view_id, hash=view_hash, view=view)
 
 
-def _layout_view(status: TaskStatus, channel: str | None) -> dict[str, Any]:
-    task = status.task
-    if task.provider != "volcengine":
-        raise BadInput(f"{task.alias} is a {task.provider} task: use `/rtc ingest {task.alias}`")
-    if task.canvas is None:
-        raise BadInput(f"{task.alias} has no known canvas size; an admin registers it again with canvas=WxH")
-    config = status.provider.in_force or task.configuration or {}
-    stream_list = sorted((config.get("TargetStreams") or {}).get("StreamList") or [], key=lambda s: s.get("Index", 0))
-    labels = {s.get("Index"): StreamRef(s.get("UserId", "?"), s.get("StreamType", 0)).label for s in stream_list}
-    custom = (config.get("Layout") or {}).get("CustomLayout") or {}
-    regions = [
-        blocks.RegionLine(
-            r["StreamIndex"],
-            labels.get(r["StreamIndex"], "?"),
-            " ".join(f"{r.get(k, 0):g}" for k in ("LocationX", "LocationY", "WidthProportion", "HeightProportion"))
-            + f" {r.get('ZOrder', 0)}",
-        )
-        for r in sorted(custom.get("Regions") or [], key=lambda r: r.get("StreamIndex", 0))
-    ]
-    presets = [(p.name, p.summary) for p in PRESETS.values()]
-    hint = "name=value, space separated. " + "; ".join(
-        f"{p.name}: {', '.join(o.name for o in p.all_options())}" for p in PRESETS.values()
-    )
+def _layout_view(editor: forms.LayoutEditor, channel: str | None) -> dict[str, Any]:
+    hint = "name=value, space separated. " + "; ".join(f"{p.name}: {', '.join(p.options)}" for p in editor.presets)
     return blocks.layout_modal(
-        task.alias,
+        editor.alias,
         channel,
-        task.canvas,
-        presets,
-        [labels[i] for i in sorted(labels)],
-        regions,
-        (custom.get("Canvas") or {}).get("Background"),
+        editor.canvas,
+        [(p.name, p.summary) for p in editor.presets],
+        editor.streams,
+        editor.regions,
+        editor.background,
         hint,
     )
 
 
-def _ingest_view(status: TaskStatus, channel: str | None) -> dict[str, Any]:
-    task = status.task
-    if task.provider != "tencent":
-        raise BadInput(f"{task.alias} is a {task.provider} task: use `/rtc layout {task.alias}`")
-    site = task.identifiers.get("Site") or "intl"
-    config = task.configuration or {}
+def _ingest_view(editor: forms.IngestEditor, channel: str | None) -> dict[str, Any]:
     return blocks.ingest_modal(
-        task.alias, channel, site, config.get("StreamUrl"), config.get("Volume"), config.get("IsPause"), VOLUME_MAX.get(site, 100)
+        editor.alias, channel, editor.site, editor.url, editor.volume, editor.paused, editor.volume_max
     )
 
 
@@ -137,146 +103,40 @@ def _tagged(view: dict[str, Any], prefix: str) -> str | None:
     )
 
 
-@dataclass
-class LayoutForm:
-    preset: str | None = None
-    refs: list[StreamRef] = field(default_factory=list)
-    options: dict[str, str] = field(default_factory=dict)
-    region: tuple[int, dict[str, Any]] | None = None
-    background: str | None = None
+def _canvas(view: dict[str, Any]) -> tuple[int, int] | None:
+    width, _, height = (_tagged(view, "canvas_") or "").partition("x")
+    return (int(width), int(height)) if width.isdigit() and height.isdigit() else None
 
 
-def _problems(exc: ValidationError) -> str:
-    return "; ".join(validation_problems(exc))
-
-
-def _preset_field(message: str) -> str:
-    if "option background" in message:
-        return "background"
-    if " option " in message or "has no option" in message:
-        return "options"
-    if "stream" in message or " takes " in message:
-        return "streams"
-    return "preset"
-
-
-def read_layout(view: dict[str, Any]) -> tuple[LayoutForm, Errors]:
+def read_layout(view: dict[str, Any]) -> tuple[forms.LayoutProposal, Errors]:
     values = (view.get("state") or {}).get("values") or {}
-    form, errors = LayoutForm(), Errors()
-    preset = _value(values, "preset")
-    background = _value(values, "background")
-    if background and background != _initial(view, "background"):
-        try:
-            Canvas.model_validate({"Background": background})
-        except ValidationError as exc:
-            errors["background"] = _problems(exc)
+    preset, background = _value(values, "preset"), _value(values, "background")
+    changed = bool(background) and background != _initial(view, "background")
     if preset != blocks.KEEP_REGIONS:
-        try:
-            form.refs = parse_stream_refs(_value(values, "streams").replace("\n", ","))
-        except PresetError as exc:
-            errors["streams"] = str(exc)
-        for word in _value(values, "options").split():
-            key, sep, val = word.partition("=")
-            if not sep or not key or not val:
-                errors["options"] = f"{word!r} is not name=value"
-            else:
-                form.options[key] = val
-        if background:
-            form.options["background"] = background
-        canvas = (_tagged(view, "canvas_") or "").partition("x")
-        if not errors:
-            try:
-                build_preset(preset, (int(canvas[0]), int(canvas[2])), form.refs, **form.options)
-            except PresetError as exc:
-                errors[_preset_field(str(exc))] = str(exc)
-            except ValueError:
-                errors["preset"] = "the editor lost the canvas size; open it again"
-        form.preset = preset
-        return form, errors
-    edited = [(b, _value(values, b)) for b in values if b.startswith("region_") and _value(values, b) != _initial(view, b)]
-    for n, (block_id, text) in enumerate(edited):
-        if n:
-            errors[block_id] = "edit one region per proposal (or pick a preset)"
-            continue
-        index = int(block_id.removeprefix("region_"))
-        parts = text.split()
-        try:
-            if len(parts) not in (4, 5):
-                raise ValueError
-            fields: dict[str, Any] = dict(
-                zip(("LocationX", "LocationY", "WidthProportion", "HeightProportion"), map(float, parts[:4]), strict=True)
-            )
-            if len(parts) == 5:
-                fields["ZOrder"] = int(parts[4])
-        except ValueError:
-            errors[block_id] = "give x y width height z, e.g. 0.7 0.7 0.25 0.25 1"
-            continue
-        try:
-            Region.model_validate({"StreamIndex": index, **fields})
-        except ValidationError as exc:
-            errors[block_id] = _problems(exc)
-            continue
-        form.region = (index, fields)
-    if background and background != _initial(view, "background"):
-        if form.region is not None or edited:
-            errors.setdefault("background", "change the background on its own, or together with a preset")
-        form.background = background
-    if not edited and form.background is None and not errors:
-        errors["preset"] = "nothing changed: pick a preset, or edit a region or the background"
-    return form, errors
+        return forms.validate_layout_form(
+            preset, _value(values, "streams"), _value(values, "options"), background or None, _canvas(view),
+            background_changed=changed,
+        )  # fmt: skip
+    edited = [
+        (int(b.removeprefix("region_")), _value(values, b))
+        for b in values
+        if b.startswith("region_") and b.removeprefix("region_").isdigit() and _value(values, b) != _initial(view, b)
+    ]
+    return forms.validate_region_edit(edited, background if changed else None)
 
 
-@dataclass
-class IngestForm:
-    url: str | None = None
-    volume: int | None = None
-    pause: bool | None = None
-
-
-_INGEST_FIELDS = {"StreamUrl": "url", "Volume": "volume", "IsPause": "state"}
-
-
-def read_ingest(view: dict[str, Any]) -> tuple[IngestForm, Errors]:
+def read_ingest(view: dict[str, Any]) -> tuple[forms.IngestProposal, Errors]:
     values = (view.get("state") or {}).get("values") or {}
-    form, errors = IngestForm(), Errors()
     url, volume, state = _value(values, "url"), _value(values, "volume"), _value(values, "state")
-    if url != _initial(view, "url"):
-        if not url:
-            errors["url"] = "the source URL cannot be removed; give a new one"
-        form.url = url or None
-    if volume != _initial(view, "volume"):
-        if not volume.isdigit():
-            errors["volume"] = f"must be a whole number, got {volume!r}"
-        else:
-            form.volume = int(volume)
-    if state and state != _initial(view, "state"):
-        form.pause = state == "paused"
-    if errors:
-        return form, errors
-    body = {"SdkAppId": 1, "TaskId": "check", "StreamUrl": form.url, "Volume": form.volume, "IsPause": form.pause}
-    try:
-        UpdateStreamIngest.model_validate(
-            {k: v for k, v in body.items() if v is not None}, context={"site": _tagged(view, "site_")}
-        )
-    except ValidationError as exc:
-        for problem in validation_problems(exc):
-            name = next((f for f in _INGEST_FIELDS if problem.startswith(f)), "Volume")
-            errors.setdefault(_INGEST_FIELDS[name], problem)
-    if form.url is None and form.volume is None and form.pause is None and not errors:
-        errors["url"] = "nothing changed: edit the URL, the volume or the state"
-    return form, errors
+    return forms.validate_ingest_form(
+        url if url != _initial(view, "url") else None,
+        volume if volume != _initial(view, "volume") else None,
+        (state == "paused") if state and state != _initial(view, "state") else None,
+        _tagged(view, "site_"),
+    )
 
 
 # --- proposing ----------------------------------------------------------------------------------------
-
-
-async def propose_layout(deps: Deps, actor: Actor, alias: str, form: LayoutForm) -> ChangeResult:
-    if form.preset is not None:
-        return await changes.propose_layout_preset(deps, actor, alias, form.preset, form.refs, form.options)
-    if form.region is not None:
-        return await changes.propose_region_edit(deps, actor, alias, form.region[0], form.region[1])
-    patch = {"Layout": {"CustomLayout": {"Canvas": {"Background": form.background}}}}
-    return await changes.propose_patch(deps, actor, alias, patch, summary=f"background {form.background}")
 
 
 Propose = Callable[[Deps, Actor, str], Awaitable[ChangeResult]]
@@ -301,9 +161,8 @@ def register(app: AsyncApp) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        await guarded(
-            context, client, body, _submitted(body, view, context, client, lambda d, a, alias: propose_layout(d, a, alias, form))
-        )
+        work = _submitted(body, view, context, client, lambda d, a, alias: editors.propose_layout(d, a, alias, form))
+        await guarded(context, client, body, work)
 
     @app.view(blocks.INGEST_EDITOR)
     async def ingest_submitted(
@@ -314,8 +173,5 @@ def register(app: AsyncApp) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-
-        async def propose(deps: Deps, actor: Actor, alias: str) -> ChangeResult:
-            return await changes.propose_ingest(deps, actor, alias, stream_url=form.url, volume=form.volume, pause=form.pause)
-
-        await guarded(context, client, body, _submitted(body, view, context, client, propose))
+        work = _submitted(body, view, context, client, lambda d, a, alias: editors.propose_ingest(d, a, alias, form))
+        await guarded(context, client, body, work)

@@ -53,11 +53,11 @@ from bot.services.errors import (
     Stale,
 )
 from bot.services.merge import contains, diff_lines, merge_patch, payload_hash
-from bot.services.permissions import authorize, require
+from bot.services.permissions import checker, require
 from bot.services.policy import check_kind, effective_policy, needs_approval, touched_kinds
 from bot.services.provider_ops import canvas_of, read_state, send, tencent_body, updatable, volcengine_body
 from bot.services.results import ChangeResult, ChangeSummary, History, TaskInfo, VersionInfo
-from bot.services.tasks import load_task, task_info
+from bot.services.tasks import load_authorized, load_task, task_info, task_target
 from bot.store.models import Approval, ChangeRequest, ConfigVersion, Task
 
 OPEN_STATES = ("pending", "approved", "applying")
@@ -166,8 +166,8 @@ async def propose_patch(
 
 async def propose_rollback(deps: Deps, actor: Actor, alias: str, version: int) -> ChangeResult:
     """Proposes version N's configuration, whole, through the same approvals as any change."""
+    task = await load_authorized(deps, actor, alias, "propose")
     async with deps.sessions() as session:
-        task = await load_task(session, actor.team_id, alias)
         row = await session.scalar(
             select(ConfigVersion).where(ConfigVersion.task_id == task.id, ConfigVersion.version == version)
         )
@@ -206,11 +206,9 @@ async def _propose(
     tencent_only: bool = False,
     rollback_to: int | None = None,
 ) -> ChangeResult:
+    task = await load_authorized(deps, actor, alias, "propose")
     async with deps.sessions() as session:
-        task = await load_task(session, actor.team_id, alias)
         await _raise_if_locked(session, task)
-    info = task_info(task)
-    await require(deps, actor, "propose", info)
     if volcengine_only and task.provider != "volcengine":
         raise BadInput(f"{alias} is a {task.provider} task; layouts apply to Volcengine mixed pushes")
     if tencent_only and task.provider != "tencent":
@@ -352,6 +350,8 @@ def _result(req: ChangeRequest, task: Task, *, preview: bytes | None = None) -> 
         rollback_to=req.rollback_to,
         decided_by=req.decided_by,
         link=req.permalink,
+        channel_id=req.channel_id,
+        message_ts=req.message_ts,
         notify_channel=task.notify_channel,
         sequence_number=req.sequence_number,
         provider_request_id=req.provider_request_id,
@@ -362,6 +362,20 @@ def _result(req: ChangeRequest, task: Task, *, preview: bytes | None = None) -> 
 
 
 # ---------------------------------------------------------------- deciding
+
+
+async def _load_authorized(
+    deps: Deps, actor: Actor, request_id: int, action: str | Callable[[ChangeRequest], str]
+) -> tuple[ChangeRequest, Task]:
+    """The request and its task, once the actor may do `action` on that task. A request id that does not
+    exist (or belongs to another team) is checked as a task nobody scoped, before "not found" is said."""
+    try:
+        req, task = await _load(deps, actor, request_id)
+    except NotFound:
+        await require(deps, actor, action if isinstance(action, str) else "propose", None)
+        raise
+    await require(deps, actor, action if isinstance(action, str) else action(req), task_target(task))
+    return req, task
 
 
 async def _load(deps: Deps, actor: Actor, request_id: int) -> tuple[ChangeRequest, Task]:
@@ -425,8 +439,7 @@ async def _moved_away(deps: Deps, actor: Actor, request_id: int, wanted: str) ->
 
 async def approve(deps: Deps, actor: Actor, request_id: int, *, expected_hash: str | None = None) -> ChangeResult:
     """`expected_hash` is the payload hash the approver was shown (carry it in the button value)."""
-    req, task = await _load(deps, actor, request_id)
-    await require(deps, actor, "approve", task_info(task))
+    req, task = await _load_authorized(deps, actor, request_id, "approve")
     if req.state != "pending":
         raise InvalidState(request_id, req.state, "approved")
     if actor.user_id == req.requester and actor.team_id == req.team_id:
@@ -497,8 +510,7 @@ async def _task_moved(deps: Deps, req: ChangeRequest, task: Task) -> str | None:
 
 
 async def reject(deps: Deps, actor: Actor, request_id: int, reason: str | None = None) -> ChangeResult:
-    req, task = await _load(deps, actor, request_id)
-    await require(deps, actor, "approve", task_info(task))
+    req, task = await _load_authorized(deps, actor, request_id, "approve")
     if req.state != "pending":
         raise InvalidState(request_id, req.state, "rejected")
     now = deps.clock()
@@ -531,10 +543,11 @@ async def reject(deps: Deps, actor: Actor, request_id: int, reason: str | None =
 
 async def cancel(deps: Deps, actor: Actor, request_id: int) -> ChangeResult:
     """The requester may withdraw their own change; anyone else needs admin."""
-    req, task = await _load(deps, actor, request_id)
-    info = task_info(task)
-    own = actor.user_id == req.requester and actor.team_id == req.team_id
-    await require(deps, actor, "propose" if own else "admin", info)
+    def needed(req: ChangeRequest) -> str:
+        own = actor.user_id == req.requester and actor.team_id == req.team_id
+        return "propose" if own else "admin"
+
+    req, task = await _load_authorized(deps, actor, request_id, needed)
     if req.state not in ("pending", "approved"):
         raise InvalidState(request_id, req.state, "cancelled")
     now = deps.clock()
@@ -555,10 +568,9 @@ async def cancel(deps: Deps, actor: Actor, request_id: int) -> ChangeResult:
 
 async def unlock(deps: Deps, actor: Actor, alias: str) -> ChangeResult | None:
     """Admins break a task's lock by cancelling its open change; one being applied right now is left alone."""
+    task = await load_authorized(deps, actor, alias, "admin")
     async with deps.sessions() as session:
-        task = await load_task(session, actor.team_id, alias)
         req = await session.scalar(select(ChangeRequest).where(ChangeRequest.open_slot == task.id))
-    await require(deps, actor, "admin", task_info(task))
     if req is None:
         return None
     if req.state == "applying":
@@ -731,15 +743,14 @@ async def _finish_failed(
 
 
 async def get_request(deps: Deps, actor: Actor, request_id: int) -> ChangeResult:
-    req, task = await _load(deps, actor, request_id)
-    await require(deps, actor, "view", task_info(task))
+    req, task = await _load_authorized(deps, actor, request_id, "view")
     return _result(req, task)
 
 
 async def history(deps: Deps, actor: Actor, alias: str, *, limit: int = 20) -> History:
     limit = max(1, min(limit, 200))
+    task = await load_authorized(deps, actor, alias, "view")
     async with deps.sessions() as session:
-        task = await load_task(session, actor.team_id, alias)
         versions = (
             await session.scalars(
                 select(ConfigVersion).where(ConfigVersion.task_id == task.id).order_by(ConfigVersion.version.desc()).limit(limit)
@@ -750,7 +761,6 @@ async def history(deps: Deps, actor: Actor, alias: str, *, limit: int = 20) -> H
                 select(ChangeRequest).where(ChangeRequest.task_id == task.id).order_by(ChangeRequest.id.desc()).limit(limit)
             )
         ).all()
-    await require(deps, actor, "view", task_info(task))
     return History(
         alias=alias,
         current_version=task.version,
@@ -758,19 +768,14 @@ async def history(deps: Deps, actor: Actor, alias: str, *, limit: int = 20) -> H
             VersionInfo(v.version, v.applied_by, v.applied_at, v.change_request_id, v.note, v.configuration) for v in versions
         ],
         changes=[
-            ChangeSummary(
-                c.id, c.kind, c.state, c.requester, c.summary, c.created_at, c.result_version, c.provider_request_id, c.error_code
-            )
-            for c in changes
+            _summary(c, alias) for c in changes
         ],
     )
 
 
 async def set_policy(deps: Deps, actor: Actor, alias: str, kind: str, needs_approval: bool) -> TaskInfo:
     check_kind(kind)
-    async with deps.sessions() as session:
-        info = task_info(await load_task(session, actor.team_id, alias))
-    await require(deps, actor, "admin", info)
+    await load_authorized(deps, actor, alias, "admin")
     async with deps.sessions.begin() as session:
         task = await load_task(session, actor.team_id, alias)
         before = effective_policy(task.policy)
@@ -800,13 +805,75 @@ async def pending_for_approver(deps: Deps, actor: Actor) -> list[ChangeResult]:
                 .order_by(ChangeRequest.id)
             )
         ).all()
-    out: list[ChangeResult] = []
-    for req, task in rows:
-        if req.requester == actor.user_id:
-            continue
-        if (await authorize(deps, actor, "approve", task_info(task))).allowed:
-            out.append(_result(req, task))
-    return out
+    may_approve = await checker(deps, actor, "approve")
+    return [_result(req, task) for req, task in rows if req.requester != actor.user_id and may_approve(task_target(task)).allowed]
+
+
+async def my_open_requests(deps: Deps, actor: Actor) -> list[ChangeResult]:
+    """The actor's own requests that are still open (pending, approved or applying), oldest first; only on
+    tasks they may still view."""
+    async with deps.sessions() as session:
+        rows = (
+            await session.execute(
+                select(ChangeRequest, Task)
+                .join(Task, Task.id == ChangeRequest.task_id)
+                .where(
+                    ChangeRequest.team_id == actor.team_id,
+                    ChangeRequest.requester == actor.user_id,
+                    ChangeRequest.open_slot.is_not(None),
+                )
+                .order_by(ChangeRequest.id)
+            )
+        ).all()
+    may_view = await checker(deps, actor, "view")
+    return [_result(req, task) for req, task in rows if may_view(task_target(task)).allowed]
+
+
+RECENT_BATCH = 200
+
+
+async def recent_changes(deps: Deps, actor: Actor, limit: int = 10) -> list[ChangeSummary]:
+    """The newest changes across the tasks the actor may view, newest first.
+
+    Read in batches, newest first, until `limit` visible ones are found: someone who sees one quiet task
+    still gets its changes however busy the others are."""
+    limit = max(1, min(limit, 100))
+    may_view = await checker(deps, actor, "view")
+    found: list[ChangeSummary] = []
+    before: int | None = None
+    while len(found) < limit:
+        query = (
+            select(ChangeRequest, Task)
+            .join(Task, Task.id == ChangeRequest.task_id)
+            .where(ChangeRequest.team_id == actor.team_id)
+            .order_by(ChangeRequest.id.desc())
+            .limit(RECENT_BATCH)
+        )
+        if before is not None:
+            query = query.where(ChangeRequest.id < before)
+        async with deps.sessions() as session:
+            rows = (await session.execute(query)).all()
+        found += [_summary(req, task.alias) for req, task in rows if may_view(task_target(task)).allowed]
+        if len(rows) < RECENT_BATCH:
+            break
+        before = rows[-1][0].id
+    return found[:limit]
+
+
+def _summary(c: ChangeRequest, alias: str) -> ChangeSummary:
+    return ChangeSummary(
+        c.id, c.kind, c.state, c.requester, c.summary, c.created_at, c.result_version, c.provider_request_id, c.error_code, alias
+    )
+
+
+async def result_of(deps: Deps, request_id: int) -> ChangeResult:
+    """A request as it stands, read without an actor: for the bot's own reports (start-up recovery)."""
+    async with deps.sessions() as session:
+        req = await session.get(ChangeRequest, request_id)
+        task = await session.get(Task, req.task_id) if req is not None else None
+    if req is None or task is None:
+        raise NotFound(f"request #{request_id}")
+    return _result(req, task)
 
 
 async def attach_message(deps: Deps, request_id: int, *, channel_id: str, message_ts: str, permalink: str | None) -> None:
@@ -830,13 +897,16 @@ __all__ = [
     "cancel",
     "get_request",
     "history",
+    "my_open_requests",
     "pending_for_approver",
     "propose_ingest",
     "propose_layout_preset",
     "propose_patch",
     "propose_region_edit",
     "propose_rollback",
+    "recent_changes",
     "reject",
+    "result_of",
     "set_policy",
     "unlock",
 ]

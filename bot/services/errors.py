@@ -1,10 +1,13 @@
 """Every refusal a service can give, as a typed exception the Slack layer turns into one message.
 
 Each carries what the user needs to act (the missing role, who holds the lock and where, the problems with
-the change); `str(exc)` is already a readable sentence.
+the change); `str(exc)` is already a readable sentence. ProviderError is the providers' own, re-exported so the Slack
+layer can render a provider refusal that reaches it without importing bot.providers.
 """
 
 from __future__ import annotations
+
+from bot.providers.errors import ProviderError as ProviderError
 
 
 class ServiceError(Exception):

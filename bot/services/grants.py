@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
@@ -22,9 +22,13 @@ from bot.services.permissions import (
     is_bootstrap_admin,
     parse_scope,
     require,
+    require_somewhere,
     scope_covers,
+    scope_matches,
+    unknown_task,
 )
 from bot.services.results import GrantInfo
+from bot.services.tasks import load_authorized, task_target
 from bot.store.models import Grant, Task
 
 _USER = re.compile(r"^(?:<@)?([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
@@ -61,19 +65,20 @@ def _info(g: Grant) -> GrantInfo:
     )
 
 
-async def _scope_target(session: AsyncSession, team_id: str, scope: str) -> Scoped | None:
-    """What a grant in this scope would reach, for matching the grantor's own grants against it."""
+async def _scope_target(session: AsyncSession, team_id: str, scope: str) -> tuple[Scoped | None, bool]:
+    """What a grant in this scope would reach, for matching the grantor's own grants against it, and
+    whether the scope names a task that does not exist (said only once the grantor passed the check)."""
     kind, _, value = scope.partition(":")
     if kind == "provider":
-        return Target("", value)
+        return Target("", value), False
     if kind == "tag":
-        return Target("", "", (value,))
+        return Target("", "", (value,)), False
     if kind != "task":
-        return None
+        return None, False
     task = await session.scalar(select(Task).where(Task.team_id == team_id, Task.alias == value))
     if task is None:
-        raise BadInput(f"no task called {value!r} for scope {scope}")
-    return Target(task.alias, task.provider, tuple(task.tags or ()))
+        return unknown_task(value), True
+    return Target(task.alias, task.provider, tuple(task.tags or ())), False
 
 
 async def _check_grantor(deps: Deps, actor: Actor, role: Role, scope: str, verb: str) -> None:
@@ -83,8 +88,10 @@ async def _check_grantor(deps: Deps, actor: Actor, role: Role, scope: str, verb:
     while a writer holds the lock would wait for it forever.
     """
     async with deps.sessions() as session:
-        target = await _scope_target(session, actor.team_id, scope)
+        target, missing = await _scope_target(session, actor.team_id, scope)
     await require(deps, actor, "admin", target)
+    if missing:
+        raise BadInput(f"no task called {scope.partition(':')[2]!r} for scope {scope}")
     if actor.system or is_bootstrap_admin(deps.settings, actor):
         return
     task_target = target if scope.startswith("task:") else None
@@ -178,6 +185,8 @@ async def list_grants(deps: Deps, actor: Actor, subject: str | Subject | None = 
     own = who is None or (who.type == "user" and who.id == actor.user_id)
     if not own:
         await require(deps, actor, "admin")
+    else:
+        await require_somewhere(deps, actor, "view", "list grants")
     now = deps.clock()
     query = select(Grant).where(Grant.team_id == actor.team_id).order_by(Grant.id)
     if who is not None:
@@ -193,3 +202,35 @@ async def list_grants(deps: Deps, actor: Actor, subject: str | Subject | None = 
         if (who is None and (actor.system or user == actor.user_id)) or (who is not None and who.id == user):
             out.insert(0, GrantInfo(0, actor.team_id, "user", user, "admin", GLOBAL, "RTCOPS_ADMIN_USERS", now, None, True))
     return out
+
+
+async def approvers_for(deps: Deps, actor: Actor, alias: str) -> list[Subject]:
+    """Who could approve a change the actor proposes on this task: every user and user group holding
+    approver or admin in a scope that reaches it (unexpired), and the admins from RTCOPS_ADMIN_USERS; the
+    actor is left out, since nobody approves their own change. Groups are listed as groups, not expanded."""
+    task = await load_authorized(deps, actor, alias, "view")
+    target = task_target(task)
+    now = deps.clock()
+    async with deps.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(Grant)
+                .where(
+                    Grant.team_id == actor.team_id,
+                    Grant.role.in_([Role.APPROVER.label, Role.ADMIN.label]),
+                    or_(Grant.expires_at.is_(None), Grant.expires_at > now),
+                )
+                .order_by(Grant.id)
+            )
+        ).all()
+    found: list[Subject] = []
+    for g in rows:
+        who = Subject(g.subject_type, g.subject_id)
+        if scope_matches(g.scope, target) and who not in found and not (who.type == "user" and who.id == actor.user_id):
+            found.append(who)
+    for entry in sorted(deps.settings.admin_user_ids):
+        team, _, user = entry.rpartition(":")
+        who = Subject("user", user)
+        if team in ("", actor.team_id) and user != actor.user_id and who not in found:
+            found.append(who)
+    return found

@@ -10,7 +10,7 @@ admin can exist before anything is in the store.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
@@ -175,30 +175,80 @@ async def role_on(deps: Deps, actor: Actor, target: Scoped | None) -> Role | Non
     return best_role(grants, target)[0]
 
 
-async def authorize(deps: Deps, actor: Actor, action: str, task: Scoped | None = None) -> Decision:
+Check = Callable[[Scoped | None], Decision]
+
+
+def unknown_task(alias: str) -> Target:
+    """What an alias with no task behind it is checked as: only global and task:<alias> grants reach it.
+
+    Checking a missing task this way, before saying it is missing, gives someone who could not see the task
+    the same answer whether or not it exists.
+    """
+    return Target(alias, "")
+
+
+async def checker(deps: Deps, actor: Actor, action: str) -> Check:
+    """Reads the actor's grants once and answers for any number of tasks (listings, App Home)."""
     needed = ACTION_ROLES.get(action)
     if needed is None:
-        return Decision(False, f"unknown action {action!r}")
+        return lambda _t: Decision(False, f"unknown action {action!r}")
     if actor.system:
-        return Decision(True, "admin CLI")
+        return lambda _t: Decision(True, "admin CLI")
     if is_bootstrap_admin(deps.settings, actor):
-        return Decision(True, "admin from RTCOPS_ADMIN_USERS")
+        return lambda _t: Decision(True, "admin from RTCOPS_ADMIN_USERS")
     try:
         async with deps.sessions() as session:
             grants = await active_grants(session, actor, deps.clock())
     except Exception as exc:  # fail closed: any store failure is a "no"
+        reason = f"permissions could not be checked ({type(exc).__name__}); denied to be safe"
+        return lambda _t: Decision(False, reason, needed.label)
+
+    def check(task: Scoped | None) -> Decision:
+        role, grant = best_role(grants, task)
+        where = f" on {task.alias}" if task is not None else ""
+        if role is None or grant is None:
+            return Decision(False, f"you have no role{where}; {needed.label} is needed", needed.label)
+        if role < needed:
+            return Decision(False, f"you are {role.label}{where}; {needed.label} is needed", needed.label)
+        return Decision(True, f"{role.label} via grant {grant.scope}")
+
+    return check
+
+
+async def authorize(deps: Deps, actor: Actor, action: str, task: Scoped | None = None) -> Decision:
+    return (await checker(deps, actor, action))(task)
+
+
+async def authorize_somewhere(deps: Deps, actor: Actor, action: str) -> Decision:
+    """Whether the actor holds the action's role in any scope at all: the gate of the listings, so that
+    someone with no role is told so (and which role they lack) instead of seeing an empty list."""
+    needed = ACTION_ROLES.get(action)
+    if needed is None:
+        return Decision(False, f"unknown action {action!r}")
+    if actor.system or is_bootstrap_admin(deps.settings, actor):
+        return await authorize(deps, actor, action)
+    try:
+        async with deps.sessions() as session:
+            grants = await active_grants(session, actor, deps.clock())
+    except Exception as exc:  # fail closed
         return Decision(False, f"permissions could not be checked ({type(exc).__name__}); denied to be safe", needed.label)
-    role, grant = best_role(grants, task)
-    where = f" on {task.alias}" if task is not None else ""
-    if role is None or grant is None:
-        return Decision(False, f"you have no role{where}; {needed.label} is needed", needed.label)
-    if role < needed:
-        return Decision(False, f"you are {role.label}{where}; {needed.label} is needed", needed.label)
-    return Decision(True, f"{role.label} via grant {grant.scope}")
+    top = max((Role.parse(g.role) for g in grants), default=None)
+    if top is None:
+        return Decision(False, f"you hold no role in this workspace; {needed.label} is needed", needed.label)
+    if top < needed:
+        return Decision(False, f"you are at most {top.label} anywhere; {needed.label} is needed", needed.label)
+    return Decision(True, f"{top.label} in some scope")
 
 
 async def require(deps: Deps, actor: Actor, action: str, task: Scoped | None = None) -> Decision:
     decision = await authorize(deps, actor, action, task)
     if not decision.allowed:
         raise PermissionDenied(action, decision.reason, decision.missing_role)
+    return decision
+
+
+async def require_somewhere(deps: Deps, actor: Actor, action: str, what: str) -> Decision:
+    decision = await authorize_somewhere(deps, actor, action)
+    if not decision.allowed:
+        raise PermissionDenied(what, decision.reason, decision.missing_role)
     return decision

@@ -95,6 +95,8 @@ class ChangeResult:
     rollback_to: int | None = None
     decided_by: str | None = None
     link: str | None = None
+    channel_id: str | None = None  # where the request message was posted, once it was
+    message_ts: str | None = None  # that message, whose thread gets every later word
     notify_channel: str | None = None
     # filled once applied (or failed)
     sequence_number: int | None = None
@@ -106,6 +108,10 @@ class ChangeResult:
     @property
     def open(self) -> bool:
         return self.state in ("pending", "approved", "applying")
+
+    @property
+    def posted(self) -> bool:
+        return self.channel_id is not None and self.message_ts is not None
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ class ChangeSummary:
     result_version: int | None
     provider_request_id: str | None
     error_code: str | None
+    alias: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,7 @@ class RecoveryOutcome:
     alias: str
     state: str  # applied | failed | unknown
     detail: str
+    change: ChangeResult | None = None  # the request as recovery left it, for reporting where it was posted
 
 
 @dataclass(frozen=True)
@@ -162,3 +170,13 @@ class AuditEntry:
     provider_request_id: str | None
     outcome: str
     detail: str
+
+
+@dataclass(frozen=True)
+class HomeSummary:
+    """Everything App Home shows one user; empty lists (never a refusal) for someone with no role."""
+
+    waiting: list[ChangeResult]  # requests this user could approve now
+    mine: list[ChangeResult]  # their own open requests
+    tasks: list[TaskInfo]  # tasks they may view
+    recent: list[ChangeSummary]  # the newest changes on those tasks

@@ -23,7 +23,7 @@ from bot.services import audit
 from bot.services.deps import Actor, Deps
 from bot.services.errors import BadInput, InvalidChange, TaskExists, TaskNotFound
 from bot.services.merge import diff_lines
-from bot.services.permissions import Target, authorize, require
+from bot.services.permissions import Target, checker, require, require_somewhere, unknown_task
 from bot.services.policy import effective_policy
 from bot.services.provider_ops import (
     canvas_of,
@@ -114,6 +114,22 @@ async def load_task(session: AsyncSession, team_id: str, alias: str) -> Task:
     if task is None:
         raise TaskNotFound(alias)
     return task
+
+
+async def load_authorized(deps: Deps, actor: Actor, alias: str, action: str) -> Task:
+    """The task, once the actor may do `action` on it. Permission comes first: for an alias with no task
+    behind it the actor is checked as if it existed with no provider or tag (`unknown_task`), so that
+    someone without a role gets the same denial whether or not the alias exists."""
+    async with deps.sessions() as session:
+        task = await session.scalar(select(Task).where(Task.team_id == actor.team_id, Task.alias == alias))
+    await require(deps, actor, action, task_target(task) if task is not None else unknown_task(alias))
+    if task is None:
+        raise TaskNotFound(alias)
+    return task
+
+
+def task_target(task: Task) -> Target:
+    return Target(task.alias, task.provider, tuple(task.tags or ()))
 
 
 async def open_request_id(session: AsyncSession, task_id: int) -> int | None:
@@ -210,19 +226,22 @@ async def add_task(deps: Deps, actor: Actor, spec: VolcengineTask | TencentTask)
 
 
 async def list_tasks(deps: Deps, actor: Actor) -> list[TaskInfo]:
-    """Only the tasks the actor may view; no provider calls, so it is quick enough for a modal."""
+    """Only the tasks the actor may view; no provider calls, so it is quick enough for a modal. Someone
+    with no role anywhere is refused (PermissionDenied naming the viewer role), not shown an empty list."""
+    await require_somewhere(deps, actor, "view", "list tasks")
+    return await visible_tasks(deps, actor)
+
+
+async def visible_tasks(deps: Deps, actor: Actor) -> list[TaskInfo]:
+    """The tasks the actor may view, possibly none; never refuses (App Home shows an empty list)."""
+    may_view = await checker(deps, actor, "view")
     async with deps.sessions() as session:
         tasks = (await session.scalars(select(Task).where(Task.team_id == actor.team_id).order_by(Task.alias))).all()
         rows = await session.execute(
             select(ChangeRequest.open_slot, ChangeRequest.id).where(ChangeRequest.open_slot.is_not(None))
         )
         opens = {slot: rid for slot, rid in rows.all()}
-    out: list[TaskInfo] = []
-    for task in tasks:
-        info = task_info(task, opens.get(task.id))
-        if (await authorize(deps, actor, "view", info)).allowed:
-            out.append(info)
-    return out
+    return [task_info(t, opens.get(t.id)) for t in tasks if may_view(task_target(t)).allowed]
 
 
 async def list_statuses(deps: Deps, actor: Actor) -> list[TaskStatus]:
@@ -231,10 +250,9 @@ async def list_statuses(deps: Deps, actor: Actor) -> list[TaskStatus]:
 
 
 async def show_task(deps: Deps, actor: Actor, alias: str) -> TaskStatus:
+    task = await load_authorized(deps, actor, alias, "view")
     async with deps.sessions() as session:
-        task = await load_task(session, actor.team_id, alias)
         info = task_info(task, await open_request_id(session, task.id))
-    await require(deps, actor, "view", info)
     return await _status(deps, info)
 
 
@@ -250,9 +268,7 @@ async def _status(deps: Deps, info: TaskInfo) -> TaskStatus:
 
 async def remove_task(deps: Deps, actor: Actor, alias: str) -> TaskInfo:
     """Refused while a change is open; its versions and requests go with it, the audit trail stays."""
-    async with deps.sessions() as session:
-        info = task_info(await load_task(session, actor.team_id, alias))
-    await require(deps, actor, "admin", info)
+    await load_authorized(deps, actor, alias, "admin")
     async with deps.sessions.begin() as session:
         task = await load_task(session, actor.team_id, alias)
         open_id = await open_request_id(session, task.id)
