@@ -1,7 +1,8 @@
 """`rtcops serve`: the Slack bot, over HTTP (uvicorn) or Socket Mode.
 
 Start-up refuses to run on a schema that is behind, and reconciles change requests a crash left in
-"applying" before taking traffic, so that no user click can race the recovery.
+"applying" before taking traffic, so that no user click can race the recovery; what it found is posted
+into each request's thread and the notification channel, like any outcome.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import gc
 import logging
 import sys
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import click
@@ -41,8 +43,15 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
 
 
-async def prepare(settings: Settings) -> tuple[Any, Any]:
-    """Schema check, Deps, start-up recovery. Returns (deps, engine); raises SchemaNotCurrent."""
+@dataclass
+class Started:
+    app: Any  # the Bolt AsyncApp
+    deps: Any  # bot.services.deps.Deps
+    engine: Any  # the store's AsyncEngine, disposed by whoever started it
+
+
+async def _open(settings: Settings) -> tuple[Any, Any, list[Any]]:
+    """Schema check, Deps, start-up recovery (logged): (deps, engine, outcomes)."""
     from bot.providers.registry import ProviderRegistry
     from bot.services.deps import Deps
     from bot.services.recovery import recover_applying
@@ -56,9 +65,30 @@ async def prepare(settings: Settings) -> tuple[Any, Any]:
         await engine.dispose()
         raise
     deps = Deps(sessions=session_factory(engine), providers=ProviderRegistry.from_settings(settings), settings=settings)
-    for outcome in await recover_applying(deps):
+    recovered = await recover_applying(deps)
+    for outcome in recovered:
         log.warning("recovered request #%s on %s: %s (%s)", outcome.request_id, outcome.alias, outcome.state, outcome.detail)
+    return deps, engine, recovered
+
+
+async def prepare(settings: Settings) -> tuple[Any, Any]:
+    """(deps, engine) after the schema check and recovery, for callers that build their own app; recovery
+    is only logged here, so prefer `start`, which also reports it in Slack."""
+    deps, engine, _ = await _open(settings)
     return deps, engine
+
+
+async def start(settings: Settings, *, socket_mode: bool = False) -> Started:
+    """Everything before traffic: schema check, Deps, start-up recovery, the Bolt app, and the recovery's
+    outcomes reported in Slack (each request's thread and the notification channel) as well as logged.
+    Raises SchemaNotCurrent or UnsupportedDatabase."""
+    from handlers import build_app
+    from handlers.actions import report_recovered
+
+    deps, engine, recovered = await _open(settings)
+    app = build_app(settings, deps, socket_mode=socket_mode)
+    await report_recovered(deps, app.client, recovered)
+    return Started(app, deps, engine)
 
 
 async def _run(settings: Settings, host: str, port: int, socket_mode: bool) -> None:
@@ -66,12 +96,10 @@ async def _run(settings: Settings, host: str, port: int, socket_mode: bool) -> N
     from bot.store.schema import SchemaNotCurrent
 
     try:
-        deps, engine = await prepare(settings)
+        started = await start(settings, socket_mode=socket_mode)
     except (SchemaNotCurrent, UnsupportedDatabase) as exc:
         _fail(str(exc))
-    from handlers import build_app
-
-    app = build_app(settings, deps, socket_mode=socket_mode)
+    app, deps, engine = started.app, started.deps, started.engine
     # Everything loaded so far lives as long as the process; freezing it keeps the collector from
     # rescanning it, which otherwise shows up as pauses in the acknowledgement latency.
     gc.collect()

@@ -7,6 +7,8 @@ and every Tencent ingest (Describe reports only a status), becomes "unknown": re
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 
 from bot.services.deps import Actor, Deps
@@ -19,16 +21,20 @@ SYSTEM = "rtcops"
 
 
 async def recover_applying(deps: Deps) -> list[RecoveryOutcome]:
-    """Run at start-up, before the bot takes requests, so no apply of ours is in flight."""
+    """Run at start-up, before the bot takes requests, so no apply of ours is in flight. Each outcome carries
+    the request as it now stands, so the caller can report it where the request was posted."""
     async with deps.sessions() as session:
         rows = (
             await session.execute(
                 select(ChangeRequest, Task).join(Task, Task.id == ChangeRequest.task_id).where(ChangeRequest.state == "applying")
             )
         ).all()
+    from bot.services.changes import result_of
+
     outcomes: list[RecoveryOutcome] = []
     for req, task in rows:
-        outcomes.append(await reconcile(deps, req, task, cause="found applying at start-up"))
+        found = await reconcile(deps, req, task, cause="found applying at start-up")
+        outcomes.append(replace(found, change=await result_of(deps, req.id)))
     return outcomes
 
 
