@@ -75,6 +75,9 @@ def task() -> None:
 @click.option("--site", type=click.Choice(["intl", "china"]), help="Tencent site (default RTCOPS_TENCENT_SITE).")
 @click.option("--channel", help="Slack channel ID for notifications.")
 @click.option("--tags", default="", help="Comma-separated tags.")
+@click.option("--stream-url", help="Tencent: the ingest's current source URL.")
+@click.option("--volume", type=int, help="Tencent: the ingest's current Volume.")
+@click.option("--paused/--running", "paused", default=None, help="Tencent: whether the ingest is paused now.")
 def task_add(
     team: str,
     provider: str,
@@ -86,10 +89,23 @@ def task_add(
     site: str | None,
     channel: str | None,
     tags: str,
+    stream_url: str | None,
+    volume: int | None,
+    paused: bool | None,
 ) -> None:
-    """volcengine ALIAS APPID ROOMID TASKID  |  tencent ALIAS SDKAPPID TASKID"""
+    """Register a task: volcengine ALIAS APPID ROOMID TASKID | tencent ALIAS SDKAPPID TASKID.
+
+    Volcengine tasks are read with Get, and the configuration in force becomes version 1. Tencent cannot
+    report an ingest's settings, so give them with --stream-url, --volume and --paused/--running: they are
+    checked against the task's site and kept as version 1. Without them the task has no baseline, and its
+    first change is merged onto an empty one (only the fields that change names are known).
+    """
     spec: task_service.VolcengineTask | task_service.TencentTask
+    stated: dict[str, Any] = {"StreamUrl": stream_url, "Volume": volume, "IsPause": paused}
+    configuration = {k: v for k, v in stated.items() if v is not None}
     if provider == "volcengine":
+        if configuration:
+            raise click.UsageError("--stream-url, --volume and --paused/--running are for tencent tasks")
         if len(ids) != 3:
             raise click.UsageError("volcengine needs: ALIAS APPID ROOMID TASKID")
         spec = task_service.VolcengineTask(
@@ -100,8 +116,9 @@ def task_add(
         if len(ids) != 2 or not ids[0].isdigit():
             raise click.UsageError("tencent needs: ALIAS SDKAPPID TASKID (SdkAppId is a number)")
         spec = task_service.TencentTask(
-            alias, int(ids[0]), ids[1], region=region, site=site, tags=_tags(tags), notify_channel=channel
-        )
+            alias, int(ids[0]), ids[1], region=region, site=site, tags=_tags(tags), notify_channel=channel,
+            configuration=configuration,
+        )  # fmt: skip
     added = _run(team, lambda d, a: task_service.add_task(d, a, spec))
     info = added.task
     click.echo(f"added {info.alias} ({info.provider}), version {info.version}, baseline {added.baseline_source}")
@@ -158,7 +175,11 @@ def _expiry(text: str | None) -> datetime | None:
 @click.argument("scope", required=False)
 @click.option("--expires", help="ISO 8601 time with timezone when the grant ends.")
 def grant(team: str, subject: str, role: str, scope: str | None, expires: str | None) -> None:
-    """SUBJECT (U…/S…) ROLE (viewer|operator|approver|admin) [SCOPE: task:a | tag:t | provider:p]"""
+    """Give a user or user group a role, optionally in a scope.
+
+    SUBJECT is U… or S…; ROLE is viewer, operator, approver or admin; SCOPE is task:<alias>, tag:<tag> or
+    provider:<volcengine|tencent> (global when left out).
+    """
     until = _expiry(expires)
     g = _run(team, lambda d, a: grant_service.grant(d, a, subject, role, scope, expires_at=until))
     click.echo(f"granted {g.role} on {g.scope} to {g.subject_type} {g.subject_id}")
@@ -170,6 +191,7 @@ def grant(team: str, subject: str, role: str, scope: str | None, expires: str | 
 @click.argument("role")
 @click.argument("scope", required=False)
 def revoke(team: str, subject: str, role: str, scope: str | None) -> None:
+    """Take back every grant of exactly that role and scope from a user or user group."""
     count = _run(team, lambda d, a: grant_service.revoke(d, a, subject, role, scope))
     click.echo(f"revoked {count} grant(s)")
 
@@ -178,6 +200,7 @@ def revoke(team: str, subject: str, role: str, scope: str | None) -> None:
 @TEAM
 @click.argument("subject", required=False)
 def grants(team: str, subject: str | None) -> None:
+    """List unexpired grants, of one subject or of everyone, and the admins from RTCOPS_ADMIN_USERS."""
     for g in _run(team, lambda d, a: grant_service.list_grants(d, a, subject)):
         until = f" until {g.expires_at.isoformat()}" if g.expires_at else ""
         click.echo(f"{g.subject_type} {g.subject_id}\t{g.role}\t{g.scope}{until}\t(by {g.granted_by})")
@@ -188,6 +211,7 @@ def grants(team: str, subject: str | None) -> None:
 @click.option("--task", "alias", help="Only events about this task.")
 @click.option("--limit", default=50, show_default=True)
 def audit(team: str, alias: str | None, limit: int) -> None:
+    """Show the audit trail, newest first: who changed what, with the provider's RequestId."""
     for e in _run(team, lambda d, a: audit_service.list_audit(d, a, alias=alias, limit=limit)):
         pairs = (("request", e.change_request_id), ("RequestId", e.provider_request_id))
         extra: dict[str, Any] = {k: v for k, v in pairs if v}
