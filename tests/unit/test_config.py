@@ -81,6 +81,11 @@ def test_every_documented_variable_is_read_by_its_name(monkeypatch: pytest.Monke
     assert settings.tencent_base_url == "http://127.0.0.1:3"
 
 
+def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RTCOPS_LOG_LEVEL", "debug")
+    assert Settings(_env_file=None).log_level == "DEBUG"  # type: ignore[call-arg]
+
+
 def test_china_site_switches_the_default_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RTCOPS_TENCENT_SITE", "china")
     assert Settings(_env_file=None).tencent_base_url == "https://trtc.tencentcloudapi.com"  # type: ignore[call-arg]
@@ -122,6 +127,7 @@ def test_present_secret_is_returned_by_require(monkeypatch: pytest.MonkeyPatch) 
         ("RTCOPS_REQUEST_TTL_MINUTES", "0", "greater than or equal to 1"),
         ("RTCOPS_VOLCENGINE_UPDATE_QPS", "-1", "greater than 0"),
         ("RTCOPS_PROVIDER_MAX_ATTEMPTS", "99", "less than or equal to 10"),
+        ("RTCOPS_LOG_LEVEL", "loud", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ],
 )
 def test_unusable_value_is_one_line_naming_the_variable_never_the_value(
