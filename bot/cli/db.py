@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -30,6 +31,7 @@ def run_with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
             return await work(engine)
         finally:
             await engine.dispose()
+            await _sqlite_threads_done()
 
     try:
         return asyncio.run(main())
@@ -44,6 +46,15 @@ def run_with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
             click.echo(f"error: database: {str(exc).splitlines()[0][:300]}", err=True)
             sys.exit(1)
         raise
+
+
+async def _sqlite_threads_done() -> None:
+    """aiosqlite answers from a worker thread through the event loop. After a failed connect, its clean-up
+    answer can arrive once asyncio.run has closed the loop, and the thread then dies with a traceback on
+    stderr after our one-line error. Waiting here for those threads keeps the loop open until they finish."""
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_connection_worker_thread)"):
+            await asyncio.to_thread(thread.join, 5)
 
 
 @click.group()
