@@ -222,6 +222,29 @@ class Control(BaseModel):
     spatial_config: SpatialConfig | None = None
 
 
+def _check_corner_radii(layout: Layout | None, started: tuple[int, int] | None) -> None:
+    """The service ignores a CornerRadius larger than half the region's shorter side: the operator would see
+    square corners and never learn why. It needs the canvas size, from the body or the task's start."""
+    custom = layout.custom_layout if layout else None
+    if custom is None or not custom.regions:
+        return
+    canvas = custom.canvas
+    width = canvas.width if canvas and canvas.width else (started[0] if started else None)
+    height = canvas.height if canvas and canvas.height else (started[1] if started else None)
+    if width is None or height is None:
+        return
+    for pos, region in enumerate(custom.regions):
+        if region.corner_radius is None:
+            continue
+        short = min(region.width_proportion * width, region.height_proportion * height)
+        limit = short / 2 / width
+        if region.corner_radius > limit + _EPS:
+            raise ValueError(
+                f"Layout.CustomLayout.Regions[{pos}].CornerRadius {region.corner_radius:g} is more than half the region's "
+                f"shorter side ({limit:.4g} of the canvas width here); the service would ignore it"
+            )
+
+
 def _check_regions_match_streams(streams: Streams | None, layout: Layout | None, *, stream_list_required: bool) -> None:
     regions = layout.custom_layout.regions if layout and layout.custom_layout else None
     if not regions:
@@ -284,6 +307,7 @@ class UpdatePushMixedStreamToCDN(BaseModel):
                         )
         if problems:
             raise ValueError("; ".join(problems))
+        _check_corner_radii(self.layout, (info.context or {}).get("canvas"))
         _check_regions_match_streams(
             self.target_streams,
             self.layout,
@@ -312,6 +336,7 @@ class StartPushMixedStreamToCDN(BaseModel):
     def _consistent(self) -> StartPushMixedStreamToCDN:
         if self.layout is not None and self.layout.layout_mode == 2:
             _check_regions_match_streams(self.target_streams, self.layout, stream_list_required=True)
+            _check_corner_radii(self.layout, DEFAULT_CANVAS)
         return self
 
     def body(self) -> dict[str, Any]:

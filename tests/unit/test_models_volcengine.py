@@ -234,3 +234,24 @@ def test_get_result_tolerates_unknown_and_odd_fields() -> None:
     )
     assert info.running and info.status_text == "running" and info.push_state_text == "pushing"
     assert info.configuration() == {"Layout": {"LayoutMode": 2}, "Encode": {"VideoFps": 99}}
+
+
+def test_corner_radius_the_service_would_ignore_is_refused() -> None:
+    """providers.md §1.2: a CornerRadius above half the region's shorter side is ignored, silently."""
+    body = seed_body()
+    canvas = body["Layout"]["CustomLayout"]["Canvas"]
+    region = body["Layout"]["CustomLayout"]["Regions"][0]
+    short = min(region["WidthProportion"] * canvas["Width"], region["HeightProportion"] * canvas["Height"])
+    limit = short / 2 / canvas["Width"]
+    region["CornerRadius"] = round(limit * 0.99, 6)
+    assert UpdatePushMixedStreamToCDN.model_validate(body)
+    region["CornerRadius"] = round(min(1.0, limit * 1.01), 6)
+    [problem] = problems_for(body)
+    assert problem.startswith("Layout.CustomLayout.Regions[0].CornerRadius") and "shorter side" in problem
+    # without a canvas in the body, the size the task started with decides
+    del body["Layout"]["CustomLayout"]["Canvas"]
+    assert UpdatePushMixedStreamToCDN.model_validate(body, context={"canvas": (1920, 1920)})
+    assert problems_for(body, context={"canvas": (canvas["Width"], canvas["Height"])})
+    start = {**body, "PushURL": "rtmp://push.example.com/live/s"}
+    start["Layout"]["CustomLayout"]["Regions"][0]["CornerRadius"] = 0.9  # 640x480 by default: far too round
+    assert any("CornerRadius" in p for p in problems_for(start, StartPushMixedStreamToCDN))
