@@ -530,12 +530,22 @@ AUDIO_BITRATE_CAP = {(1, 1): 64, (1, 2): 128, (2, 1): 64, (2, 2): 64}
 
 
 def enforce_cross_rules(config: dict[str, Any], norm: Normaliser) -> None:
-    """Rules that need the merged settings: the profile's bitrate cap (silent) and region ↔ stream (loud)."""
+    """Rules that need the merged settings: the profile's bitrate cap and a corner radius above half the
+    region's shorter side (both silent), and region ↔ stream (loud)."""
     encode = config["Encode"]
     cap = AUDIO_BITRATE_CAP.get((encode.get("AudioProfile", 0), encode.get("AudioChannels", 2)), 192)
     if encode.get("AudioBitrate", 64) > cap:
         norm.resets.append({"path": "Encode.AudioBitrate", "sent": encode["AudioBitrate"], "applied": 64})
         encode["AudioBitrate"] = 64
+    canvas = config["Layout"]["CustomLayout"]["Canvas"]
+    width, height = canvas.get("Width", 640), canvas.get("Height", 480)
+    for i, region in enumerate(config["Layout"]["CustomLayout"]["Regions"]):
+        radius = region.get("CornerRadius")
+        short = min(region["WidthProportion"] * width, region["HeightProportion"] * height)
+        if radius is not None and radius * width > short / 2 + EPSILON:
+            path = f"Layout.CustomLayout.Regions[{i}].CornerRadius"
+            norm.resets.append({"path": path, "sent": radius, "applied": None})
+            del region["CornerRadius"]
     indexes = [s.get("Index") for s in config["TargetStreams"]["StreamList"]]
     for i, region in enumerate(config["Layout"]["CustomLayout"]["Regions"]):
         if indexes.count(region["StreamIndex"]) != 1:

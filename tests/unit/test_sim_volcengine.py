@@ -298,6 +298,19 @@ async def test_audio_bitrate_above_the_profile_cap_is_reset(volc: Volc, state: v
     assert [r["path"] for r in state.silent_resets()] == ["Encode.AudioBitrate"]
 
 
+async def test_corner_radius_above_half_the_shorter_side_is_ignored(volc: Volc, state: vs.VolcengineState) -> None:
+    body = start_body()
+    regions = body["Layout"]["CustomLayout"]["Regions"]
+    regions[0]["CornerRadius"] = 0.5  # 640 px on a 1280-wide canvas; the region is 640 x 720: 320 px at most
+    regions[1]["CornerRadius"] = 0.25  # exactly 320 px: kept
+    assert (await volc.call(vs.START, body)).status_code == 200
+    kept = (await get_task(volc))["Layout"]["CustomLayout"]["Regions"]
+    assert "CornerRadius" not in kept[0] and kept[1]["CornerRadius"] == 0.25
+    assert state.silent_resets() == [
+        {"action": vs.START, "path": "Layout.CustomLayout.Regions[0].CornerRadius", "sent": 0.5, "applied": None}
+    ]
+
+
 # --- task state -----------------------------------------------------------------------------------------
 
 
