@@ -50,9 +50,12 @@ def record(
 async def list_audit(deps: Deps, actor: Actor, *, alias: str | None = None, limit: int = 50) -> list[AuditEntry]:
     """Admins only: the trail shows who holds which role and every configuration."""
     await require(deps, actor, "admin")
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(max(1, min(limit, 1000)))
-    if not actor.system:
-        query = query.where(AuditEvent.team_id == actor.team_id)
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.team_id == actor.team_id)
+        .order_by(AuditEvent.id.desc())
+        .limit(max(1, min(limit, 1000)))
+    )
     if alias is not None:
         query = query.where(AuditEvent.task_alias == alias)
     async with deps.sessions() as session:

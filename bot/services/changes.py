@@ -34,12 +34,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.layouts.diff import diff as layout_changes
 from bot.layouts.presets import PresetError, StreamRef, build_preset, parse_stream_ref
 from bot.layouts.preview import preview_pair
 from bot.providers.errors import InvalidRequest, ProviderError, validation_problems
 from bot.services import audit
 from bot.services.deps import Actor, Deps
+from bot.services.describe import describe_changes
 from bot.services.errors import (
     BadInput,
     Expired,
@@ -52,7 +52,7 @@ from bot.services.errors import (
     SelfApproval,
     Stale,
 )
-from bot.services.merge import contains, diff_lines, merge_patch, payload_hash
+from bot.services.merge import contains, merge_patch, payload_hash
 from bot.services.permissions import checker, require
 from bot.services.policy import check_kind, effective_policy, needs_approval, touched_kinds
 from bot.services.provider_ops import canvas_of, read_state, send, tencent_body, updatable, volcengine_body
@@ -284,7 +284,7 @@ async def _baseline(deps: Deps, task: Task) -> tuple[dict[str, Any], str, list[s
         in_force = updatable(state.in_force)
         drift: list[str] = []
         if task.configuration is not None and not contains(in_force, task.configuration):
-            drift = _diff(task, task.configuration, in_force)
+            drift = describe_changes(task.provider, task.configuration, in_force)
         return in_force, "provider", drift
     if task.configuration:
         return copy.deepcopy(task.configuration), "store", []
@@ -312,12 +312,6 @@ def _hash(req: ChangeRequest) -> str:
     return payload_hash({"task": req.task_id, "base_version": req.base_version, "baseline": req.baseline, "desired": req.desired})
 
 
-def _diff(task: Task, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    if task.provider == "volcengine":
-        return layout_changes(before, after).lines
-    return diff_lines(before, after)
-
-
 def _preview(task: Task, before: dict[str, Any], after: dict[str, Any], touched: list[str]) -> bytes | None:
     if task.provider != "volcengine" or not {"layout", "streams"} & set(touched):
         return None
@@ -336,7 +330,7 @@ def _result(req: ChangeRequest, task: Task, *, preview: bytes | None = None) -> 
         team_id=req.team_id,
         needs_approval=req.needs_approval,
         touched=list(req.touched),
-        diff_lines=_diff(task, req.baseline, req.desired),
+        diff_lines=describe_changes(task.provider, req.baseline, req.desired),
         drift_lines=list(req.drift),
         baseline_source=req.baseline_source,
         payload_hash=req.payload_hash,

@@ -60,18 +60,3 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
             out.update(flatten(v, f"{prefix}[{i}]"))
         return out or {prefix: []}
     return {prefix: value}
-
-
-def diff_lines(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, *, limit: int = 60) -> list[str]:
-    """One line per changed leaf: `path: old -> new`; capped so a message stays within Slack's limits."""
-    a, b = flatten(before or {}), flatten(after or {})
-    lines: list[str] = []
-    for path in sorted(set(a) | set(b)):
-        if path in a and path in b and a[path] == b[path]:
-            continue
-        old = canonical_json(a[path]) if path in a else "(unset)"
-        new = canonical_json(b[path]) if path in b else "(unset)"
-        lines.append(f"{path}: {old} -> {new}")
-    if len(lines) > limit:
-        lines = [*lines[:limit], f"… and {len(lines) - limit} more"]
-    return lines

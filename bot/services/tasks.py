@@ -21,8 +21,8 @@ from bot.providers.tencent_models import START_UPDATE_REGIONS, TaskRef, UpdateSt
 from bot.providers.volcengine_models import GetPushMixedStreamToCDNTask
 from bot.services import audit
 from bot.services.deps import Actor, Deps
+from bot.services.describe import describe_changes
 from bot.services.errors import BadInput, InvalidChange, TaskExists, TaskNotFound
-from bot.services.merge import diff_lines
 from bot.services.permissions import Target, checker, require, require_somewhere, unknown_task
 from bot.services.policy import effective_policy
 from bot.services.provider_ops import (
@@ -262,7 +262,7 @@ async def _status(deps: Deps, info: TaskInfo) -> TaskStatus:
     state = await read_state(deps, task)
     drift: list[str] = []
     if state.in_force is not None and task.configuration is not None:
-        drift = diff_lines(task.configuration, updatable(state.in_force))
+        drift = describe_changes(task.provider, task.configuration, updatable(state.in_force))
     return TaskStatus(task=info, provider=state, drift_lines=drift)
 
 

@@ -21,9 +21,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
-from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, SDK_APP_ID, START_CONFIG, Clock, truncate_all
+from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, SDK_APP_ID, START_CONFIG, Clock, Sims, make_settings, truncate_all
 
-from bot.config import Settings
 from bot.providers.registry import ProviderRegistry
 from bot.sandbox import tencent_sim, volcengine_sim
 from bot.sandbox.serve import BackgroundServer
@@ -135,14 +134,6 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     await eng.dispose()
 
 
-@dataclass
-class Sims:
-    volc_url: str
-    volc: volcengine_sim.VolcengineState
-    tencent_url: str
-    tencent: tencent_sim.TencentState
-
-
 @pytest.fixture(scope="session")
 def _sim_servers() -> Iterator[Sims]:
     vapp, vstate = volcengine_sim.create_volcengine_sim()
@@ -157,26 +148,6 @@ def sims(_sim_servers: Sims) -> Sims:
         state.reset()
         state.set_qps(enabled=False)
     return _sim_servers
-
-
-def make_settings(db_url: str, sims: Sims, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "database_url": db_url,
-        "admin_users": BOOT_ADMIN.user_id,
-        "volcengine_endpoint": sims.volc_url,
-        "volc_accesskey": volcengine_sim.DEFAULT_ACCESS_KEY,
-        "volc_secretkey": volcengine_sim.DEFAULT_SECRET_KEY,
-        "volc_session_token": None,
-        "tencent_endpoint": sims.tencent_url,
-        "tencentcloud_secret_id": tencent_sim.DEFAULT_SECRET_ID,
-        "tencentcloud_secret_key": tencent_sim.DEFAULT_SECRET_KEY,
-        "tencentcloud_session_token": None,
-        "tencent_site": "intl",
-        "provider_max_attempts": 2,
-        "provider_timeout_seconds": 5.0,
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture

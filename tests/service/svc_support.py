@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 
+from bot.config import Settings
+from bot.sandbox import tencent_sim, volcengine_sim
 from bot.services.deps import Actor
 from bot.store import create_engine
 from bot.store.models import Base
@@ -62,3 +65,31 @@ async def truncate_all(url: str) -> None:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()
+
+
+@dataclass
+class Sims:
+    volc_url: str
+    volc: volcengine_sim.VolcengineState
+    tencent_url: str
+    tencent: tencent_sim.TencentState
+
+
+def make_settings(db_url: str, sims: Sims, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "admin_users": BOOT_ADMIN.user_id,
+        "volcengine_endpoint": sims.volc_url,
+        "volc_accesskey": volcengine_sim.DEFAULT_ACCESS_KEY,
+        "volc_secretkey": volcengine_sim.DEFAULT_SECRET_KEY,
+        "volc_session_token": None,
+        "tencent_endpoint": sims.tencent_url,
+        "tencentcloud_secret_id": tencent_sim.DEFAULT_SECRET_ID,
+        "tencentcloud_secret_key": tencent_sim.DEFAULT_SECRET_KEY,
+        "tencentcloud_session_token": None,
+        "tencent_site": "intl",
+        "provider_max_attempts": 2,
+        "provider_timeout_seconds": 5.0,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import Sims, make_settings
-from svc_support import SDK_APP_ID
+from svc_support import SDK_APP_ID, Sims, make_settings
 
 from bot.cli import main
 from bot.providers.registry import ProviderRegistry

@@ -115,9 +115,7 @@ BY_ALIAS: dict[str, Call] = {
 
 
 @pytest.mark.parametrize("name", sorted(BY_ALIAS))
-async def test_an_alias_says_nothing_before_authorization(
-    deps: Deps, start_volc: Any, name: str, people: None
-) -> None:
+async def test_an_alias_says_nothing_before_authorization(deps: Deps, start_volc: Any, name: str, people: None) -> None:
     """A user with no role gets the same denial for a task that exists (and is locked) as for one that
     does not; only someone who may act on it learns that it is missing."""
     await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.5})  # stage is now locked
@@ -142,9 +140,7 @@ async def test_permission_comes_before_the_lock_and_the_version_lookup(deps: Dep
         await changes.propose_rollback(deps, STAGE_ONLY, "stage", 9)  # not "version 9 not found"
 
 
-async def test_request_ids_and_grant_scopes_say_nothing_before_authorization(
-    deps: Deps, start_volc: Any, people: None
-) -> None:
+async def test_request_ids_and_grant_scopes_say_nothing_before_authorization(deps: Deps, start_volc: Any, people: None) -> None:
     proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.5})
     for request_id in (proposed.request_id, 999_999):
         for decide in (changes.get_request, changes.approve, changes.reject, changes.cancel):

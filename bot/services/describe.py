@@ -1,0 +1,14 @@
+"""What a change does, in words, for either provider: the one place the diff wording is chosen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.layouts.diff import diff as layout_changes
+from bot.services.ingest_diff import ingest_changes
+
+
+def describe_changes(provider: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    if provider == "volcengine":
+        return layout_changes(before or {}, after or {}).lines
+    return ingest_changes(before, after)
