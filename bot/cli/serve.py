@@ -54,7 +54,7 @@ async def _open(settings: Settings) -> tuple[Any, Any, list[Any]]:
     """Schema check, Deps, start-up recovery (logged): (deps, engine, outcomes)."""
     from bot.providers.registry import ProviderRegistry
     from bot.services.deps import Deps
-    from bot.services.recovery import recover_applying
+    from bot.services.recovery import in_flight_limit, recover_applying
     from bot.store.engine import create_engine, session_factory
     from bot.store.schema import ensure_current
 
@@ -65,7 +65,7 @@ async def _open(settings: Settings) -> tuple[Any, Any, list[Any]]:
         await engine.dispose()
         raise
     deps = Deps(sessions=session_factory(engine), providers=ProviderRegistry.from_settings(settings), settings=settings)
-    recovered = await recover_applying(deps)
+    recovered = await recover_applying(deps, older_than=in_flight_limit(deps))
     for outcome in recovered:
         log.warning("recovered request #%s on %s: %s (%s)", outcome.request_id, outcome.alias, outcome.state, outcome.detail)
     return deps, engine, recovered
@@ -100,6 +100,7 @@ async def _run(settings: Settings, host: str, port: int, socket_mode: bool) -> N
     except (SchemaNotCurrent, UnsupportedDatabase) as exc:
         _fail(str(exc))
     app, deps, engine = started.app, started.deps, started.engine
+    sweeper = asyncio.create_task(sweep_applying(app, deps))
     # Everything loaded so far lives as long as the process; freezing it keeps the collector from
     # rescanning it, which otherwise shows up as pauses in the acknowledgement latency.
     gc.collect()
@@ -114,8 +115,25 @@ async def _run(settings: Settings, host: str, port: int, socket_mode: bool) -> N
         else:
             await _serve_http(app, deps, host, port)
     finally:
+        sweeper.cancel()
         await deps.providers.aclose()
         await engine.dispose()
+
+
+async def sweep_applying(app: Any, deps: Any, every_seconds: float = 30.0) -> None:
+    """Requests still "applying" past the in-flight limit lost their answer: a replica that crashed after the
+    others started, or one that restarted within the limit. Every replica sweeps; each request's state change
+    is conditional, so exactly one reports it."""
+    from bot.services.recovery import in_flight_limit, recover_applying
+    from handlers.actions import report_recovered
+
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            found = await recover_applying(deps, older_than=in_flight_limit(deps))
+            await report_recovered(deps, app.client, found)
+        except Exception:  # the next sweep tries again; a failing store shows in /healthz
+            log.exception("sweep of requests left applying failed")
 
 
 async def _serve_http(app: Any, deps: Any, host: str, port: int) -> None:

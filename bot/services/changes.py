@@ -537,6 +537,7 @@ async def reject(deps: Deps, actor: Actor, request_id: int, reason: str | None =
 
 async def cancel(deps: Deps, actor: Actor, request_id: int) -> ChangeResult:
     """The requester may withdraw their own change; anyone else needs admin."""
+
     def needed(req: ChangeRequest) -> str:
         own = actor.user_id == req.requester and actor.team_id == req.team_id
         return "propose" if own else "admin"
@@ -651,8 +652,9 @@ async def apply(deps: Deps, actor: Actor, request_id: int) -> ChangeResult:
     return _result(req, task)
 
 
-async def finish_applied(deps: Deps, actor: Actor, req: ChangeRequest, task: Task, provider_request_id: str | None) -> None:
-    """applying -> applied, the task's version + 1 and the configuration version, in one transaction."""
+async def finish_applied(deps: Deps, actor: Actor, req: ChangeRequest, task: Task, provider_request_id: str | None) -> bool:
+    """applying -> applied, the task's version + 1 and the configuration version, in one transaction;
+    False when another process settled the request first."""
     now = deps.clock()
     async with deps.sessions.begin() as session:
         moved = await session.execute(
@@ -662,7 +664,7 @@ async def finish_applied(deps: Deps, actor: Actor, req: ChangeRequest, task: Tas
             .execution_options(synchronize_session=False)
         )
         if _rowcount(moved) != 1:
-            return
+            return False
         version = await session.scalar(
             update(Task)
             .where(Task.id == task.id)
@@ -705,6 +707,7 @@ async def finish_applied(deps: Deps, actor: Actor, req: ChangeRequest, task: Tas
         )
     req.state, req.provider_request_id, req.result_version, req.finished_at = "applied", provider_request_id, version, now
     task.version, task.configuration = version, req.desired
+    return True
 
 
 async def _finish_failed(
@@ -717,8 +720,8 @@ async def _finish_failed(
     provider_request_id: str | None,
     *,
     state: str = "failed",
-) -> None:
-    await _move(
+) -> bool:
+    return await _move(
         deps,
         actor,
         req,
@@ -761,9 +764,7 @@ async def history(deps: Deps, actor: Actor, alias: str, *, limit: int = 20) -> H
         versions=[
             VersionInfo(v.version, v.applied_by, v.applied_at, v.change_request_id, v.note, v.configuration) for v in versions
         ],
-        changes=[
-            _summary(c, alias) for c in changes
-        ],
+        changes=[_summary(c, alias) for c in changes],
     )
 
 

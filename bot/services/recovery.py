@@ -8,8 +8,9 @@ and every Tencent ingest (Describe reports only a status), becomes "unknown": re
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot.services.deps import Actor, Deps
 from bot.services.merge import contains
@@ -20,25 +21,35 @@ from bot.store.models import ChangeRequest, Task
 SYSTEM = "rtcops"
 
 
-async def recover_applying(deps: Deps) -> list[RecoveryOutcome]:
-    """Run at start-up, before the bot takes requests, so no apply of ours is in flight. Each outcome carries
-    the request as it now stands, so the caller can report it where the request was posted."""
+def in_flight_limit(deps: Deps) -> timedelta:
+    """How long an apply of ours can still be waiting for the provider: past the retry deadline plus one
+    last attempt's timeout, its answer is lost. Younger "applying" requests may belong to another replica."""
+    settings = deps.settings
+    return timedelta(seconds=settings.provider_deadline_seconds + settings.provider_timeout_seconds + 5)
+
+
+async def recover_applying(deps: Deps, *, older_than: timedelta | None = None) -> list[RecoveryOutcome]:
+    """Reconcile requests left "applying". `rtcops serve` passes `older_than=in_flight_limit(deps)`, at start-up
+    and then periodically, so that a replica never settles a request another replica is applying right now.
+    Each outcome carries the request as it now stands, so the caller can report it where it was posted."""
+    query = select(ChangeRequest, Task).join(Task, Task.id == ChangeRequest.task_id).where(ChangeRequest.state == "applying")
+    if older_than is not None:
+        cutoff = deps.clock() - older_than
+        query = query.where(or_(ChangeRequest.applying_at.is_(None), ChangeRequest.applying_at <= cutoff))
     async with deps.sessions() as session:
-        rows = (
-            await session.execute(
-                select(ChangeRequest, Task).join(Task, Task.id == ChangeRequest.task_id).where(ChangeRequest.state == "applying")
-            )
-        ).all()
+        rows = (await session.execute(query)).all()
     from bot.services.changes import result_of
 
     outcomes: list[RecoveryOutcome] = []
     for req, task in rows:
-        found = await reconcile(deps, req, task, cause="found applying at start-up")
-        outcomes.append(replace(found, change=await result_of(deps, req.id)))
+        found = await reconcile(deps, req, task, cause="found applying after a restart or a lost answer")
+        if found is not None:
+            outcomes.append(replace(found, change=await result_of(deps, req.id)))
     return outcomes
 
 
-async def reconcile(deps: Deps, req: ChangeRequest, task: Task, *, cause: str) -> RecoveryOutcome:
+async def reconcile(deps: Deps, req: ChangeRequest, task: Task, *, cause: str) -> RecoveryOutcome | None:
+    """None when another process settled the request first: only one verdict is ever reported."""
     from bot.services.changes import _finish_failed, finish_applied
 
     actor = Actor(team_id=req.team_id, user_id=SYSTEM)
@@ -47,16 +58,19 @@ async def reconcile(deps: Deps, req: ChangeRequest, task: Task, *, cause: str) -
         if state.in_force is not None:
             in_force = updatable(state.in_force)
             if contains(in_force, req.desired):
-                await finish_applied(deps, actor, req, task, None)
+                if not await finish_applied(deps, actor, req, task, None):
+                    return None
                 return RecoveryOutcome(req.id, task.alias, "applied", f"{cause}; the provider shows the change in force")
             if contains(in_force, req.baseline):
                 detail = f"{cause}; the provider still shows the configuration from before the change"
-                await _finish_failed(deps, actor, req, task, "NotApplied", detail, state.request_id)
+                if not await _finish_failed(deps, actor, req, task, "NotApplied", detail, state.request_id):
+                    return None
                 return RecoveryOutcome(req.id, task.alias, "failed", detail)
             detail = f"{cause}; the configuration in force matches neither the old nor the new one"
         else:
             detail = f"{cause}; the provider could not report the configuration ({state.error or state.state})"
     else:
         detail = f"{cause}; Tencent cannot report the ingest's settings, so whether it was applied is unknown"
-    await _finish_failed(deps, actor, req, task, "Unknown", detail, None, state="unknown")
+    if not await _finish_failed(deps, actor, req, task, "Unknown", detail, None, state="unknown"):
+        return None
     return RecoveryOutcome(req.id, task.alias, "unknown", detail)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -330,6 +331,32 @@ async def test_recovery_after_a_crash_mid_apply(deps: Deps, start_volc: Any, sta
     for alias in ids:  # every lock released, nothing left applying
         assert (await tasks.show_task(deps, OPERATOR, alias)).task.open_request_id is None
     assert await recovery.recover_applying(deps) == []
+
+
+async def test_recovery_leaves_an_apply_in_flight_on_another_replica_alone(
+    deps: Deps, start_volc: Any, sims: Any, people: None, clock: Clock
+) -> None:
+    """A replica starting up must not settle a request another replica is applying right now; once that
+    apply is older than any answer could take, the sweep settles it, exactly once."""
+    await start_volc("busy")
+    proposed = await changes.propose_region_edit(deps, OPERATOR, "busy", 0, {"Alpha": 0.5})
+    await changes.approve(deps, APPROVER, proposed.request_id)
+    async with deps.sessions.begin() as session:
+        await session.execute(
+            update(ChangeRequest)
+            .where(ChangeRequest.id == proposed.request_id)
+            .values(state="applying", applying_at=clock(), sequence_number=1)
+        )
+    limit = recovery.in_flight_limit(deps)
+    assert await recovery.recover_applying(deps, older_than=limit) == []
+    assert (await changes.get_request(deps, OPERATOR, proposed.request_id)).state == "applying"
+    clock.advance(seconds=limit.total_seconds() + 1)
+    first, second = await asyncio.gather(
+        recovery.recover_applying(deps, older_than=limit), recovery.recover_applying(deps, older_than=limit)
+    )
+    assert len(first) + len(second) == 1, (first, second)
+    assert (first or second)[0].state == "failed"  # Get shows the configuration from before the change
+    assert (await changes.get_request(deps, OPERATOR, proposed.request_id)).state == "failed"
 
 
 async def test_timeout_during_apply_is_reconciled(deps: Deps, start_volc: Any, sims: Any, people: None) -> None:
