@@ -318,8 +318,9 @@ def test_audit_lists_every_admin_action_newest_first(upgraded: Admin) -> None:
     upgraded.ok("grant", *TEAM, "U0ALICE01", "operator", "task:finals")
     upgraded.ok("revoke", *TEAM, "U0ALICE01", "operator", "task:finals")
     upgraded.ok("task", "remove", *TEAM, "finals")
-    everything, limited, not_a_number = upgraded.runs(("audit", *TEAM), ("audit", *TEAM, "--limit", "2"),
-                                                      ("audit", *TEAM, "--limit", "many"))  # fmt: skip
+    everything, limited, not_a_number, other_team = upgraded.runs(
+        ("audit", *TEAM), ("audit", *TEAM, "--limit", "2"), ("audit", *TEAM, "--limit", "many"), ("audit", "--team", "T0OTHER")
+    )
     rows = [line.split("\t") for line in everything.stdout.splitlines()]
     assert [(r[2], r[3], r[4]) for r in rows] == [
         ("task.remove", "task:finals", "ok"),
@@ -330,6 +331,7 @@ def test_audit_lists_every_admin_action_newest_first(upgraded: Admin) -> None:
     assert all(r[1].startswith("cli:") for r in rows), "the CLI acts as a named system actor"
     assert limited.stdout.splitlines() == everything.stdout.splitlines()[:2]
     assert "'--limit'" in click_error(not_a_number)
+    assert other_team.returncode == 0 and other_team.stdout == "", "another team's trail stays hidden"
 
 
 def test_no_secret_in_any_admin_output(upgraded: Admin, providers_sandbox: Any) -> None:
