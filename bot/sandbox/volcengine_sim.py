@@ -8,7 +8,8 @@ between an operator's typo and a changed live stream.
 Documented choices where providers.md is silent:
 - a SequenceNumber not greater than the last applied one: `InvalidParameter.SequenceNumber` (400);
 - Update of a task started without LayoutMode 2: `InvalidParameter` (400);
-- Get of a task that was never started: `InvalidParameter.ErrorActiveTaskNotFound` (400);
+- Get of a task that was never started, or was started more than 72 hours ago (the service keeps Get's
+  window that long): `InvalidParameter.ErrorActiveTaskNotFound` (400), the same answer for both;
 - a malformed Authorization header: `InvalidAuthorization` (401); a wrong or missing STS token when the
   account has one (or a token the account does not have): `InvalidSecurityToken` (401);
 - a missing X-Date or X-Content-Sha256 header: `MissingRequestInfo` (400);
@@ -43,6 +44,7 @@ STOP = "StopPushStreamToCDN"
 GET = "GetPushMixedStreamToCDNTask"
 METHODS = {START: "POST", UPDATE: "POST", STOP: "POST", GET: "GET"}
 DEFAULT_QPS = {START: 150.0, UPDATE: 150.0, STOP: 150.0, GET: 60.0}
+GET_WINDOW_MS = 72 * 3600 * 1000
 
 DEFAULT_ACCESS_KEY = "AKLTsandboxVolcengineTestKey00000000"
 DEFAULT_SECRET_KEY = "c2FuZGJveC12b2xjZW5naW5lLXNlY3JldA=="
@@ -758,6 +760,7 @@ def do_get(state: VolcengineState, call: Call) -> Any:
     task_id, user_id = query.get("TaskId"), query.get("UserId")
     if not task_id and not user_id:
         raise ApiError("MissingParameter", "TaskId or UserId is required")
+    oldest = int(state.config.clock() * 1000) - GET_WINDOW_MS
     with state.lock:
         if task_id:
             task = state.tasks.get((app, room, require_id(query, "TaskId")))
@@ -766,10 +769,11 @@ def do_get(state: VolcengineState, call: Call) -> Any:
                 t
                 for t in state.tasks.values()
                 if (t.app_id, t.room_id) == (app, room)
+                and t.start_time_ms >= oldest
                 and any(s["UserId"] == user_id for s in t.config["TargetStreams"]["StreamList"])
             ]
             task = max(found, key=lambda t: t.start_time_ms) if found else None
-        if task is None:
+        if task is None or task.start_time_ms < oldest:
             raise ApiError("InvalidParameter.ErrorActiveTaskNotFound", "no such task in the last 72 hours")
         return {"PushMixedStreamToCDNTask": task.get_result()}
 

@@ -424,6 +424,39 @@ async def test_get_of_a_never_started_task(volc: Volc) -> None:
     assert error_of(await volc.call(vs.GET, query={"AppId": "app1", "RoomId": "room1"})) == (400, "MissingParameter")
 
 
+async def test_get_sees_only_tasks_started_in_the_last_72_hours() -> None:
+    """The service's clock moves on while the task runs; signatures follow it, so only the window decides."""
+    now = [time.time()]
+    app, _ = vs.create_volcengine_sim(vs.VolcengineSimConfig(clock=lambda: now[0]))
+    window = 72 * 3600
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{HOST}") as client:
+        volc = Volc(client)
+
+        async def call_at(action: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None) -> httpx.Response:
+            return await volc.call(action, body, query=query, when=datetime.fromtimestamp(now[0], UTC))
+
+        assert (await call_at(vs.START, start_body())).status_code == 200
+        by_user = {"AppId": "app1", "RoomId": "room1", "UserId": "u1"}
+        now[0] += window - 1
+        for query in (IDS, by_user):
+            response = await call_at(vs.GET, query=query)
+            assert response.status_code == 200, response.text
+        assert (await call_at(vs.UPDATE, {**IDS, "IsUpdatePartialParam": True, "Encode": {"VideoFps": 20}})).status_code == 200
+
+        now[0] += 2
+        never_started = error_of(await call_at(vs.GET, query={**IDS, "TaskId": "never"}))
+        assert never_started == (400, "InvalidParameter.ErrorActiveTaskNotFound")
+        for query in (IDS, by_user):
+            assert error_of(await call_at(vs.GET, query=query)) == never_started
+        # Only Get's view is limited: the task itself still runs and takes updates.
+        assert (await call_at(vs.UPDATE, {**IDS, "IsUpdatePartialParam": True, "Encode": {"VideoFps": 25}})).status_code == 200
+
+        assert (await call_at(vs.START, start_body(TaskId="task2"))).status_code == 200
+        found = await call_at(vs.GET, query=by_user)
+        assert found.json()["Result"]["PushMixedStreamToCDNTask"]["StartTime"] == int(now[0] * 1000)
+
+
 async def test_update_needs_a_task_started_in_custom_layout(volc: Volc) -> None:
     body = start_body(Layout={"LayoutMode": 0})
     assert (await volc.call(vs.START, body)).status_code == 200
