@@ -77,7 +77,7 @@ def _body_file(path: Path) -> dict[str, Any]:
     other = sorted(set(data) - set(UPDATABLE_SECTIONS))
     if other:
         allowed = ", ".join(UPDATABLE_SECTIONS)
-        _fail([f"invalid: --body-file: {', '.join(other)} not allowed here; it holds only {allowed}"], 2)
+        _fail([f"invalid: --body-file: {', '.join(other)} not allowed here; it holds only {allowed}", "nothing was sent"], 2)
     return data
 
 
@@ -101,13 +101,48 @@ def volcengine() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="JSON with TargetStreams, Layout, Encode and/or Control, in the provider's names.",
 )
-@click.option("--sequence-number", type=int, default=None)
-@click.option("--partial", is_flag=True, help="Send IsUpdatePartialParam: only the sections given change.")
+@click.option("--sequence-number", type=int, default=None, help="Applied only if greater than the last one applied.")
+@click.option("--partial", is_flag=True, help="Send IsUpdatePartialParam: only what the file holds changes.")
+@click.option(
+    "--reset-omitted",
+    is_flag=True,
+    help="Full replace on purpose: every section the file leaves out is reset to its defaults.",
+)
 def volcengine_update(
-    app_id: str, room_id: str, task_id: str, body_file: Path, sequence_number: int | None, partial: bool
+    app_id: str,
+    room_id: str,
+    task_id: str,
+    body_file: Path,
+    sequence_number: int | None,
+    partial: bool,
+    reset_omitted: bool,
 ) -> None:
-    """UpdatePushMixedStreamToCDN. Without --partial this is a full replace: omitted sections reset."""
-    body: dict[str, Any] = {**_body_file(body_file), "AppId": app_id, "RoomId": room_id, "TaskId": task_id}
+    """UpdatePushMixedStreamToCDN.
+
+    \b
+    Without --partial the provider treats an update as a full replace: it resets every updatable field
+    the body leaves out, including fields left out inside a section it does send. So a file that lacks
+    any of TargetStreams, Layout, Encode or Control is refused (exit 2, nothing sent) unless you say
+    what you mean:
+      --partial        change only what the file holds (arrays such as Regions are sent whole);
+      --reset-omitted  reset the missing sections to their defaults on purpose.
+    A file that holds all four sections needs neither.
+    """
+    if partial and reset_omitted:
+        _fail(["invalid: --partial and --reset-omitted contradict each other; choose one", "nothing was sent"], 2)
+    sections = _body_file(body_file)
+    missing = [name for name in UPDATABLE_SECTIONS if sections.get(name) is None]
+    if missing and not (partial or reset_omitted):
+        names = ", ".join(missing)
+        _fail(
+            [
+                f"invalid: --body-file leaves out {names}; a full replace would reset {names} to the defaults. "
+                "Pass --partial to change only what the file holds, or --reset-omitted to reset them on purpose",
+                "nothing was sent",
+            ],
+            2,
+        )
+    body: dict[str, Any] = {**sections, "AppId": app_id, "RoomId": room_id, "TaskId": task_id}
     if sequence_number is not None:
         body["SequenceNumber"] = sequence_number
     if partial:

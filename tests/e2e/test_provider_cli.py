@@ -19,7 +19,7 @@ from bot.providers.volcengine_client import VolcengineClient
 
 IDS = ["--app-id", "app1", "--room-id", "room1", "--task-id", "task1"]
 STREAMS = {"StreamList": [{"UserId": "alice", "Index": 0}, {"UserId": "bob", "Index": 1}]}
-LAYOUT = {
+LAYOUT: dict[str, Any] = {
     "LayoutMode": 2,
     "CustomLayout": {
         "Canvas": {"Width": 1280, "Height": 720},
@@ -29,6 +29,7 @@ LAYOUT = {
         ],
     },
 }
+CONTROL = {"SpatialConfig": {"EnableSpatialRender": True, "AudienceSpatialPosition": [0, 0, 10]}}
 APP = 1400000000
 
 
@@ -47,27 +48,33 @@ def started(providers_sandbox: Any) -> str:
     return asyncio.run(_start_tasks(providers_sandbox))
 
 
-async def _start_tasks(providers_sandbox: Any) -> str:
+async def start_volcengine_task(providers_sandbox: Any, task_id: str, **settings: Any) -> None:
     s = providers_sandbox.settings
-    pacer, retry = LocalPacer(lambda _k: 10.0), RetryPolicy(max_attempts=1)
     async with VolcengineClient(
         s["RTCOPS_VOLCENGINE_ENDPOINT"],
         s["RTCOPS_VOLCENGINE_REGION"],
         VolcengineCredentials(s["VOLC_ACCESSKEY"], s["VOLC_SECRETKEY"]),
-        pacer,
-        retry,
+        LocalPacer(lambda _k: 10.0),
+        RetryPolicy(max_attempts=1),
         5,
     ) as volc:
         await volc.start_push_mixed_stream_to_cdn(
             {
                 "AppId": "app1",
                 "RoomId": "room1",
-                "TaskId": "task1",
+                "TaskId": task_id,
                 "PushURL": "rtmp://cdn.example.com/live/x",
                 "TargetStreams": STREAMS,
                 "Layout": LAYOUT,
+                **settings,
             }
         )
+
+
+async def _start_tasks(providers_sandbox: Any) -> str:
+    s = providers_sandbox.settings
+    pacer, retry = LocalPacer(lambda _k: 10.0), RetryPolicy(max_attempts=1)
+    await start_volcengine_task(providers_sandbox, "task1")
     async with TencentClient(
         s["RTCOPS_TENCENT_ENDPOINT"],
         TencentCredentials(s["TENCENTCLOUD_SECRET_ID"], s["TENCENTCLOUD_SECRET_KEY"]),
@@ -91,7 +98,7 @@ async def _start_tasks(providers_sandbox: Any) -> str:
 @pytest.fixture
 def body_file(tmp_path: Path) -> Path:
     path = tmp_path / "body.json"
-    path.write_text(json.dumps({"TargetStreams": STREAMS, "Layout": LAYOUT, "Encode": {"VideoFps": 25}}))
+    path.write_text(json.dumps({"TargetStreams": STREAMS, "Layout": LAYOUT, "Encode": {"VideoFps": 25}, "Control": CONTROL}))
     return path
 
 
@@ -134,7 +141,7 @@ def test_volcengine_invalid_input_exits_2_and_sends_nothing(providers_sandbox: A
     not_json = tmp_path / "bad.json"
     not_json.write_text("{nope")
     runs = [
-        providers_sandbox.run("provider", "volcengine", "update", *IDS, "--body-file", str(odd)),
+        providers_sandbox.run("provider", "volcengine", "update", *IDS, "--body-file", str(odd), "--partial"),
         providers_sandbox.run("provider", "volcengine", "update", *IDS, "--body-file", str(not_json)),
         providers_sandbox.run("provider", "volcengine", "update", *IDS, "--body-file", str(tmp_path / "missing.json")),
         providers_sandbox.run("provider", "volcengine", "get", "--app-id", "bad id!", "--room-id", "r", "--task-id", "t"),
@@ -146,6 +153,85 @@ def test_volcengine_invalid_input_exits_2_and_sends_nothing(providers_sandbox: A
     assert "VOLC_SECRETKEY" in runs[4].stderr
     assert all("Traceback" not in r.stderr and r.stdout == "" for r in runs)
     assert len(requests_seen(url)) == before
+
+
+def volcengine_task(url: str, task_id: str) -> dict[str, Any]:
+    task: dict[str, Any] = next(t for t in httpx.get(f"{url}/_sandbox/tasks").json() if t["TaskId"] == task_id)
+    return task
+
+
+def test_volcengine_update_refuses_an_accidental_full_replace(providers_sandbox: Any, tmp_path: Path) -> None:
+    """A body without every section resets the rest on the live stream; the operator must say they mean it."""
+    url = providers_sandbox.settings["RTCOPS_VOLCENGINE_ENDPOINT"]
+    asyncio.run(start_volcengine_task(providers_sandbox, "guarded", Encode={"VideoFps": 30}, Control=CONTROL))
+    ids = ["--app-id", "app1", "--room-id", "room1", "--task-id", "guarded"]
+
+    def update(body: Path, *flags: str) -> Any:
+        return providers_sandbox.run("provider", "volcengine", "update", *ids, "--body-file", str(body), *flags)
+
+    fps_only = tmp_path / "fps.json"
+    fps_only.write_text(json.dumps({"Encode": {"VideoFps": 25}, "Control": None}))
+    before = len(requests_seen(url))
+    refused = [update(fps_only), update(fps_only, "--partial", "--reset-omitted")]
+    assert [r.returncode for r in refused] == [2, 2]
+    assert all(r.stdout == "" and "Traceback" not in r.stderr for r in refused)
+    first = refused[0].stderr.strip().splitlines()
+    assert first[0].startswith("invalid: --body-file leaves out TargetStreams, Layout, Control;")
+    assert "Encode" not in first[0].split(";")[0]
+    assert "--partial" in first[0] and "--reset-omitted" in first[0] and first[-1] == "nothing was sent"
+    assert "contradict" in refused[1].stderr
+    assert len(requests_seen(url)) == before
+    assert volcengine_task(url, "guarded")["Encode"]["VideoFps"] == 30
+
+    partial = update(fps_only, "--partial")
+    assert partial.returncode == 0, partial.stderr
+    sent = json.loads(requests_seen(url)[-1]["body"])
+    assert sent["IsUpdatePartialParam"] is True and set(sent) == {"AppId", "RoomId", "TaskId", "Encode", "IsUpdatePartialParam"}
+    task = volcengine_task(url, "guarded")
+    assert task["Encode"]["VideoFps"] == 25
+    assert len(task["Layout"]["CustomLayout"]["Regions"]) == 2 and task["Control"]["SpatialConfig"]["EnableSpatialRender"]
+
+    whole = tmp_path / "whole.json"
+    whole.write_text(json.dumps({"TargetStreams": STREAMS, "Layout": LAYOUT, "Encode": {"VideoFps": 20}, "Control": CONTROL}))
+    full = update(whole)
+    assert full.returncode == 0, full.stderr
+    assert "IsUpdatePartialParam" not in json.loads(requests_seen(url)[-1]["body"])
+    assert volcengine_task(url, "guarded")["Encode"]["VideoFps"] == 20
+
+    reset = update(fps_only, "--reset-omitted")
+    assert reset.returncode == 0, reset.stderr
+    assert "IsUpdatePartialParam" not in json.loads(requests_seen(url)[-1]["body"])
+    task = volcengine_task(url, "guarded")
+    assert task["Encode"]["VideoFps"] == 25
+    assert (task["TargetStreams"]["StreamList"], task["Layout"]["CustomLayout"]["Regions"]) == ([], [])
+    assert "SpatialConfig" not in task["Control"]
+
+
+def test_volcengine_partial_regions_only_is_checked_against_the_task_streams(providers_sandbox: Any, tmp_path: Path) -> None:
+    """Regions sent alone point at the streams already in force: the simulator checks the merged task."""
+    url = providers_sandbox.settings["RTCOPS_VOLCENGINE_ENDPOINT"]
+    asyncio.run(start_volcengine_task(providers_sandbox, "regions"))
+    ids = ["--app-id", "app1", "--room-id", "room1", "--task-id", "regions"]
+    swapped = [
+        {"StreamIndex": 1, "WidthProportion": 0.5, "HeightProportion": 1.0},
+        {"StreamIndex": 0, "LocationX": 0.5, "WidthProportion": 0.5, "HeightProportion": 1.0},
+    ]
+    regions_only = tmp_path / "regions.json"
+    regions_only.write_text(json.dumps({"Layout": {"CustomLayout": {"Regions": swapped}}}))
+    done = providers_sandbox.run("provider", "volcengine", "update", *ids, "--body-file", str(regions_only), "--partial")
+    assert done.returncode == 0, done.stderr
+    sent = json.loads(requests_seen(url)[-1]["body"])
+    assert sent["IsUpdatePartialParam"] is True and sent["Layout"] == {"CustomLayout": {"Regions": swapped}}
+    task = volcengine_task(url, "regions")
+    assert [r["StreamIndex"] for r in task["Layout"]["CustomLayout"]["Regions"]] == [1, 0]
+    assert task["TargetStreams"]["StreamList"] == [{**s, "StreamType": 0} for s in STREAMS["StreamList"]]
+    assert task["Layout"]["CustomLayout"]["Canvas"]["Width"] == 1280
+
+    stray = tmp_path / "stray.json"
+    stray.write_text(json.dumps({"Layout": {"CustomLayout": {"Regions": [{**swapped[0], "StreamIndex": 7}]}}}))
+    refused = providers_sandbox.run("provider", "volcengine", "update", *ids, "--body-file", str(stray), "--partial")
+    assert refused.returncode == 1 and "InvalidParameter" in refused.stderr and "StreamIndex 7" in refused.stderr
+    assert [r["StreamIndex"] for r in volcengine_task(url, "regions")["Layout"]["CustomLayout"]["Regions"]] == [1, 0]
 
 
 def test_tencent_update_and_describe(providers_sandbox: Any, started: str) -> None:
