@@ -192,16 +192,39 @@ async def test_unknown_task_is_task_not_exist(sim: tuple[str, Any]) -> None:
     assert info.value.code == "FailedOperation.TaskNotExist" and info.value.request_id
 
 
-async def test_a_paced_burst_draws_no_rate_limit_error(tencent_child: str) -> None:
-    """1000 calls at once, paced at the simulator's limit (raised from 20/s to 150/s to keep this short)."""
-    url = tencent_child
+async def _burst(url: str, limit: float, rate: float, n: int) -> tuple[list[Any], list[dict[str, Any]]]:
+    """`n` Updates at once through a client paced at `rate`, against the simulator's bucket at `limit`."""
     async with httpx.AsyncClient(base_url=url) as control:
         (await control.post("/_sandbox/reset")).raise_for_status()
-        (await control.post("/_sandbox/qps", json={"enabled": True, "limits": {UPDATE: 150.0}})).raise_for_status()
+        (await control.post("/_sandbox/qps", json={"enabled": True, "limits": {UPDATE: limit}})).raise_for_status()
         task_id = await start_task(url)
-        async with make_client(url, rate=150.0, retry=RetryPolicy(max_attempts=1), timeout=30) as client:
+        async with make_client(url, rate=rate, retry=RetryPolicy(max_attempts=1), timeout=30) as client:
             body = {"SdkAppId": APP, "TaskId": task_id, "Volume": 50}
-            results = await asyncio.gather(*(client.update_stream_ingest(body) for _ in range(1000)), return_exceptions=True)
+            results = await asyncio.gather(*(client.update_stream_ingest(body) for _ in range(n)), return_exceptions=True)
         records = (await control.get("/_sandbox/requests", params={"action": UPDATE})).json()
+    return results, records
+
+
+async def test_a_paced_burst_draws_no_rate_limit_error(tencent_child: str) -> None:
+    """1000 calls at once, paced at the simulator's limit (raised from 20/s to 150/s to keep this short)."""
+    results, records = await _burst(tencent_child, 150.0, 150.0, 1000)
     assert [r for r in results if isinstance(r, BaseException)] == []
     assert len(records) == 1000 and [r["code"] for r in records if r["code"]] == []
+
+
+async def test_a_paced_burst_at_the_documented_20_per_second_draws_no_rate_limit_error(tencent_child: str) -> None:
+    """The documented limit on both sides: the pacer at 20/s against the simulator's own 20/s bucket.
+    80 calls are four times what the full bucket holds, so only the pacing keeps them all accepted."""
+    assert DEFAULT_QPS[UPDATE] == 20.0
+    results, records = await _burst(tencent_child, DEFAULT_QPS[UPDATE], DEFAULT_QPS[UPDATE], 80)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert len(records) == 80 and [r["code"] for r in records if r["code"]] == []
+
+
+async def test_an_unpaced_burst_at_20_per_second_does_draw_rate_limit_errors(tencent_child: str) -> None:
+    """The control for the test above: the same 80 calls unpaced overflow the simulator's 20/s bucket."""
+    results, records = await _burst(tencent_child, DEFAULT_QPS[UPDATE], 1e9, 80)
+    refused = [r for r in results if isinstance(r, ProviderError)]
+    assert refused and {r.code for r in refused} == {"RequestLimitExceeded"}
+    assert all(r.retryable for r in refused)
+    assert len(records) == 80 and len([r for r in records if r["code"] == "RequestLimitExceeded"]) == len(refused)
