@@ -308,6 +308,7 @@ class UpdatePushMixedStreamToCDN(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         _check_corner_radii(self.layout, (info.context or {}).get("canvas"))
+        # A partial body without TargetStreams points its Regions at the task's streams, known only to the provider.
         _check_regions_match_streams(
             self.target_streams,
             self.layout,

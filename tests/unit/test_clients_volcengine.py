@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.providers.errors import ProviderError
+from bot.providers.errors import InvalidRequest, ProviderError
 from bot.providers.pacing import LocalPacer
 from bot.providers.retry import RetryPolicy
 from bot.providers.signing_volcengine import VolcengineCredentials
@@ -199,6 +200,40 @@ async def test_sequence_number_ordering_is_enforced(sim: tuple[str, Any]) -> Non
             assert info.value.code.startswith("InvalidParameter") and "SequenceNumber" in info.value.message
         await client.update_push_mixed_stream_to_cdn({**UPDATE_BODY, "SequenceNumber": 6})
     assert state.task("app1", "room1", "task1").last_sequence == 6
+
+
+async def test_partial_update_sends_arrays_whole_under_their_full_path(sim: tuple[str, Any]) -> None:
+    """IsUpdatePartialParam: Regions sent alone point at the task's streams, which only the provider knows;
+    the model must let that through, and the simulator checks the merged task (providers.md §1.1)."""
+    url, state = sim
+    swapped = [
+        {"StreamIndex": 1, "WidthProportion": 0.5, "HeightProportion": 1.0},
+        {"StreamIndex": 0, "LocationX": 0.5, "WidthProportion": 0.5, "HeightProportion": 1.0, "ZOrder": 1},
+    ]
+    partial = {**IDS, "IsUpdatePartialParam": True, "Layout": {"CustomLayout": {"Regions": swapped}}}
+    async with await started(url) as client:
+        assert (await client.update_push_mixed_stream_to_cdn(partial, context={"canvas": (1280, 720)})).result == "ok"
+        config = state.task("app1", "room1", "task1").config
+        assert [r["StreamIndex"] for r in config["Layout"]["CustomLayout"]["Regions"]] == [1, 0]
+        assert [s["UserId"] for s in config["TargetStreams"]["StreamList"]] == ["alice", "bob"]
+        assert config["Layout"]["CustomLayout"]["Canvas"]["Width"] == 1280
+
+        stray = {**partial, "Layout": {"CustomLayout": {"Regions": [{**swapped[0], "StreamIndex": 7}]}}}
+        with pytest.raises(ProviderError) as info:
+            await client.update_push_mixed_stream_to_cdn(stray)
+        assert (info.value.code, info.value.retryable) == ("InvalidParameter", False)
+
+        mismatched = {**stray, "TargetStreams": {"StreamList": [{"UserId": "carol", "Index": 2}]}}
+        with pytest.raises(InvalidRequest) as refused:
+            await client.update_push_mixed_stream_to_cdn(mismatched)
+        assert any("Regions[0].StreamIndex 7" in p for p in refused.value.problems)
+        with pytest.raises(InvalidRequest, match=r"need TargetStreams\.StreamList"):
+            await client.update_push_mixed_stream_to_cdn({**IDS, "Layout": partial["Layout"]})
+
+    sent = [json.loads(r.body) for r in state.requests.all(UPDATE)]
+    assert len(sent) == 2, "the model's refusals sent nothing"
+    assert sent[0] == partial, "sent as given: the whole array, under Layout.CustomLayout, with the flag"
+    assert [r["StreamIndex"] for r in state.task("app1", "room1", "task1").config["Layout"]["CustomLayout"]["Regions"]] == [1, 0]
 
 
 async def _burst(url: str, limit: float, rate: float, n: int) -> tuple[list[Any], list[dict[str, Any]]]:
