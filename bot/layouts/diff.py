@@ -102,21 +102,32 @@ _REGION_FIELDS: dict[str, tuple[str, Callable[[Any], str], Any]] = {
 }
 
 
-def _region_changes(before: PlacedRegion, after: PlacedRegion) -> list[str]:
+def _size(box: geo.Box, canvas: tuple[int, int]) -> tuple[int, int]:
+    px = geo.to_pixels(box, canvas)
+    return px.w, px.h
+
+
+def _px(size: tuple[int, int]) -> str:
+    return f"{size[0]}×{size[1]}"
+
+
+def _region_changes(before: PlacedRegion, after: PlacedRegion, canvases: tuple[tuple[int, int], tuple[int, int]]) -> list[str]:
+    """Sizes and positions in pixels of the task's canvas: "50%" of what (width, height, area?) made
+    operators stop and work it out; 640×720 px they read at once against the canvas they know."""
     phrases: list[str] = []
     old_place, new_place = geo.describe(before.box), geo.describe(after.box)
+    old_size, new_size = _size(before.box, canvases[0]), _size(after.box, canvases[1])
+    resized = old_size != new_size
     moved = not _same_box(before.box, after.box)
     if moved and old_place != new_place:
         phrases.append(f"moved from {_art(old_place)} to {_art(new_place)}")
-        if not _near(before.box.area, after.box.area):
-            phrases.append(f"resized {geo.percent(before.box.area)} → {geo.percent(after.box.area)}")
-    elif moved and not _near(before.box.area, after.box.area):
-        phrases.append(f"resized {geo.percent(before.box.area)} → {geo.percent(after.box.area)} ({_art(new_place)})")
+        if resized:
+            phrases.append(f"resized {_px(old_size)} → {_px(new_size)} px")
+    elif moved and resized:
+        phrases.append(f"resized {_px(old_size)} → {_px(new_size)} px ({_art(new_place)})")
     elif moved:
-        phrases.append(
-            f"shifted within {_art(new_place)}: position {geo.percent(before.box.x)},{geo.percent(before.box.y)}"
-            f" → {geo.percent(after.box.x)},{geo.percent(after.box.y)} of the canvas"
-        )
+        old_px, new_px = geo.to_pixels(before.box, canvases[0]), geo.to_pixels(after.box, canvases[1])
+        phrases.append(f"shifted within {_art(new_place)}: top-left corner {old_px.x},{old_px.y} → {new_px.x},{new_px.y} px")
     if before.z_order != after.z_order:
         direction = "raised" if after.z_order > before.z_order else "lowered"
         phrases.append(f"z-order {before.z_order} → {after.z_order} ({direction})")
@@ -175,10 +186,11 @@ def _layout_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Chang
                                   else "removed"))
     for key, region in new_regions.items():
         if key not in old_regions:
-            changes.append(Change(region.name, f"added at {geo.percent(region.box.area)} ({_art(geo.describe(region.box))})"))
+            size = _px(_size(region.box, new_size))
+            changes.append(Change(region.name, f"added at {size} px ({_art(geo.describe(region.box))})"))
     for key, region in new_regions.items():
         if key in old_regions:
-            phrases = _region_changes(old_regions[key], region)
+            phrases = _region_changes(old_regions[key], region, (old_size, new_size))
             if phrases:
                 changes.append(Change(region.name, "; ".join(phrases)))
     return changes

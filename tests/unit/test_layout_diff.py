@@ -39,8 +39,8 @@ def test_move_into_an_inset() -> None:
     assert not d.empty
     assert d.lines == [
         "background #000000 → #303342",
-        "host moved from the left half to full frame; resized 50% → 100%",
-        "guest moved from the right half to the bottom-left inset; resized 50% → 6.2%; z-order 0 → 1 (raised)",
+        "host moved from the left half to full frame; resized 640×720 → 1280×720 px",
+        "guest moved from the right half to the bottom-left inset; resized 640×720 → 320×180 px; z-order 0 → 1 (raised)",
     ]
 
 
@@ -57,15 +57,34 @@ def test_resize_in_place_and_small_shift() -> None:
     before = _config(("alice", 0.7, 0.7, 0.25, 0.25), ("bob", 0, 0, 0.5, 1))
     after = _config(("alice", 0.8, 0.8, 0.2, 0.2), ("bob", 0.01, 0, 0.5, 1))
     lines = diff(before, after).lines
-    assert lines[0] == "alice resized 6.2% → 4% (the bottom-right inset)"
-    assert lines[1] == "bob shifted within the left half: position 0%,0% → 1%,0% of the canvas"
+    assert lines[0] == "alice resized 320×180 → 256×144 px (the bottom-right inset)"
+    assert lines[1] == "bob shifted within the left half: top-left corner 0,0 → 13,0 px"
+
+
+def test_sizes_are_pixels_of_each_side_s_canvas() -> None:
+    # same area, other shape: a real resize, which a share of the canvas's area would hide
+    assert diff(_config(("a", 0, 0, 0.5, 1)), _config(("a", 0, 0, 1, 0.5))).lines == [
+        "a moved from the left half to the top half; resized 640×720 → 1280×360 px"
+    ]
+    bigger = _config(("a", 0, 0, 0.5, 1))
+    bigger["Layout"]["CustomLayout"]["Canvas"] = {"Width": 1920, "Height": 1080}
+    assert diff(_config(("a", 0, 0, 0.5, 1)), bigger).lines == ["canvas 1280×720 → 1920×1080"]
+    smaller = _config(("a", 0, 0, 0.25, 1))
+    smaller["Layout"]["CustomLayout"]["Canvas"] = {"Width": 1920, "Height": 1080}
+    assert diff(_config(("a", 0, 0, 0.5, 1)), smaller).lines == [
+        "canvas 1280×720 → 1920×1080",
+        "a moved from the left half to column 1 of 4; resized 640×720 → 480×1080 px",
+    ]
 
 
 def test_additions_and_removals() -> None:
     before = _config(("host", 0, 0, 1, 1), ("bob", 0.7, 0.7, 0.25, 0.25))
     after = _config(("host", 0, 0, 1, 1), ("alice", 0.5, 0, 0.5, 0.5))
-    assert diff(before, after).lines == ["bob removed", "alice added at 25% (the top-right quarter)"]
-    assert diff({}, after).lines == ["host added at 100% (full frame)", "alice added at 25% (the top-right quarter)"]
+    assert diff(before, after).lines == ["bob removed", "alice added at 640×360 px (the top-right quarter)"]
+    assert diff({}, after).lines == [
+        "host added at 1280×720 px (full frame)",
+        "alice added at 640×360 px (the top-right quarter)",
+    ]
     assert diff(after, {}).lines == ["host removed", "alice removed"]
 
 
@@ -73,7 +92,7 @@ def test_screen_share_is_named_apart_from_the_camera() -> None:
     before = _preset("side-by-side", "alice,bob")
     after = _preset("speaker", "alice,bob,alice:screen")
     lines = diff(before, after).lines
-    assert "alice (screen) added at 75% (a 75% high band at the top)" in lines
+    assert "alice (screen) added at 1280×540 px (a 75% high band at the top)" in lines
     assert any(line.startswith("alice moved from the left half to") for line in lines)
 
 
@@ -146,8 +165,8 @@ def test_no_change() -> None:
 
 def test_renderings() -> None:
     d = diff(_config(("a<b", 0, 0, 1, 1)), _config(("a<b", 0, 0, 0.5, 1)))
-    assert d.text() == "- a<b moved from full frame to the left half; resized 100% → 50%"
-    assert d.mrkdwn() == "• *a&lt;b* moved from full frame to the left half; resized 100% → 50%"
+    assert d.text() == "- a<b moved from full frame to the left half; resized 1280×720 → 640×720 px"
+    assert d.mrkdwn() == "• *a&lt;b* moved from full frame to the left half; resized 1280×720 → 640×720 px"
 
 
 json_values = st.recursive(
