@@ -20,12 +20,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.services.deps import Actor, Deps
+from handlers.backlog import Backlog
 
 log = logging.getLogger("rtcops.handlers")
 
 GROUP_CACHE_SECONDS = 60.0
-POST_ACK_SLOTS = 8
-"""How many requests' post-acknowledgement work runs at once; the rest waits its turn (see errors.guarded)."""
 
 
 class GroupDirectory:
@@ -78,32 +77,41 @@ async def actor_of(context: AsyncBoltContext, body: dict[str, Any]) -> Actor:
     return Actor(team_id=team_id, user_id=user_id, group_ids=await directory.groups_of(user_id))
 
 
-def web_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client: SLACK_API_URL as base, and retries on HTTP 429 honouring Retry-After."""
-    return AsyncWebClient(
-        token=settings.require("slack_bot_token", "to run the Slack bot"),
-        base_url=settings.slack_api_url.rstrip("/") + "/",
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
-    )
+def use_settings(client: AsyncWebClient, settings: Settings) -> None:
+    """Point Bolt's own Web API client at SLACK_API_URL and make it retry HTTP 429, honouring Retry-After.
+
+    Bolt builds this client itself from `token=`; handing it one of ours instead makes Bolt warn on every
+    start that the SLACK_BOT_TOKEN it reads from the environment is unused. Each request's client copies
+    base_url and the retry handlers from it."""
+    client.base_url = settings.slack_api_url.rstrip("/") + "/"
+    client.retry_handlers = [AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
 
 
-def build_app(settings: Settings, deps: Deps, *, socket_mode: bool = False) -> AsyncApp:
+def build_app(settings: Settings, deps: Deps, *, socket_mode: bool = False, backlog: Backlog | None = None) -> AsyncApp:
     """The whole Slack app. Over HTTP every request's signature is verified (SLACK_SIGNING_SECRET); in
-    Socket Mode Slack authenticates the connection instead, so no signing secret is needed."""
+    Socket Mode Slack authenticates the connection instead, so no signing secret is needed.
+
+    process_before_response: Bolt answers as soon as a listener returns, instead of polling every 10 ms for
+    an ack() made in a task of its own. Listeners ack and hand everything else to the backlog, so they
+    return at once. Pass `backlog` to wait for that work (`Backlog.drain`), as tests and shutdown do."""
     from handlers import actions, commands, errors, home, views
 
-    client = web_client(settings)
+    token = settings.require("slack_bot_token", "to run the Slack bot")
     secret = None if socket_mode else settings.require("slack_signing_secret", "to verify requests from Slack")
-    app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=not socket_mode)
-    directory = GroupDirectory(client)
-    slots = asyncio.Semaphore(POST_ACK_SLOTS)
+    app = AsyncApp(
+        token=token, signing_secret=secret, request_verification_enabled=not socket_mode, process_before_response=True
+    )
+    use_settings(app.client, settings)
+    directory = GroupDirectory(app.client)
+    backlog = backlog or Backlog()
 
     @app.middleware
     async def provide(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["rtcops_deps"] = deps
         context["rtcops_groups"] = directory
-        context["rtcops_work"] = slots
-        await next()
+        context["rtcops_backlog"] = backlog
+        with backlog.acknowledging():
+            await next()
 
     for surface in (errors, commands, views, actions, home):
         surface.register(app)

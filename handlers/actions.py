@@ -22,7 +22,7 @@ from bot.services.deps import Actor, Deps
 from bot.services.errors import Expired, Stale
 from bot.services.results import ChangeResult, RecoveryOutcome
 from handlers import actor_of, blocks, deps_of, grammar
-from handlers.errors import guarded
+from handlers.errors import later
 from handlers.home import publish_home
 
 log = logging.getLogger("rtcops.handlers")
@@ -219,9 +219,9 @@ def register(app: AsyncApp) -> None:
     @app.action(blocks.APPROVE)
     async def approve(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         await ack()
-        await guarded(context, client, body, _decide(on_approve, body, context, client))
+        later(context, client, body, _decide(on_approve, body, context, client))
 
     @app.action(blocks.REJECT)
     async def reject(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         await ack()
-        await guarded(context, client, body, _decide(on_reject, body, context, client))
+        later(context, client, body, _decide(on_reject, body, context, client))

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.services import grants, idempotency, tasks
 from bot.services.deps import Actor, Deps
 from handlers import actions, actor_of, blocks, deps_of, grammar, views
-from handlers.errors import guarded
+from handlers.errors import later
 from handlers.grammar import Command
 
 
@@ -113,7 +113,7 @@ def register(app: AsyncApp) -> None:
             await ack(text=grammar.HELP, blocks=blocks.help_reply(grammar.HELP), response_type="ephemeral")
             return
         await ack()
-        await guarded(context, client, body, _after_ack(cmd, body, context, client, respond))
+        later(context, client, body, _after_ack(cmd, body, context, client, respond))
 
 
 async def _after_ack(

@@ -1,17 +1,16 @@
 """The one error handler: typed service errors become a sentence for the person who acted; anything else
 becomes a short error id, with the detail logged under that id and nowhere else.
 
-Listeners never catch failures themselves: their work runs under `guarded`, which hands every failure to
-`report`, so every surface answers the same way and no listener can swallow one. Bolt's own error hook
-routes here too, for anything that fails before a listener runs.
+Listeners never catch failures themselves: their work runs under `guarded` (queued by `later`), which
+hands every failure to `report`, so every surface answers the same way and no listener can swallow one.
+Bolt's own error hook routes here too, for anything that fails before a listener runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -20,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.services.errors import PermissionDenied, ProviderError, ServiceError
+from handlers.backlog import Backlog
 from handlers.blocks import parse_editor_metadata, text_reply
 
 log = logging.getLogger("rtcops.handlers")
@@ -77,20 +77,19 @@ async def report(client: AsyncWebClient, body: dict[str, Any], error: BaseExcept
         log.error("could not tell the user about %s: %s", type(error).__name__, exc)
 
 
-async def guarded(context: AsyncBoltContext, client: AsyncWebClient, body: dict[str, Any], work: Awaitable[None]) -> None:
-    """Run a listener's post-acknowledgement work, sending any failure to `report`.
+def later(context: AsyncBoltContext, client: AsyncWebClient, body: dict[str, Any], work: Coroutine[Any, Any, None]) -> None:
+    """Queue a listener's post-acknowledgement work on the app's backlog, failures going to `report`.
 
-    The work waits for one of a few slots (`rtcops_work` in the context): acknowledgements share the event
-    loop with it, and without a bound a burst of slow work (store writes, provider calls) would delay the
-    acknowledgements queued behind it.
+    The listener returns at once, so Bolt sends the acknowledgement without waiting for the work."""
+    backlog: Backlog = context["rtcops_backlog"]
+    backlog.start(guarded(client, body, work))
 
-    Failures must not escape to Bolt after ack(): its asyncio runner then resets the acknowledgement it
-    already has, and a listener that fails within ~10 ms is answered with 404 "unhandled request" after a
-    3 s wait (slack_bolt 1.30, listener/asyncio_runner.py)."""
-    slots: asyncio.Semaphore = context["rtcops_work"]
+
+async def guarded(client: AsyncWebClient, body: dict[str, Any], work: Awaitable[None]) -> None:
+    """Run post-acknowledgement work, sending any failure to `report`: nothing is left to Bolt, which has
+    already answered Slack."""
     try:
-        async with slots:
-            await work
+        await work
     except Exception as exc:
         await report(client, body, exc)
 

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.services import home
 from bot.services.deps import Actor, Deps
 from handlers import actor_of, blocks, deps_of
-from handlers.errors import guarded
+from handlers.errors import later
 
 
 async def publish_home(deps: Deps, actor: Actor, client: AsyncWebClient) -> None:
@@ -26,7 +26,7 @@ def register(app: AsyncApp) -> None:
     async def home_opened(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        await guarded(context, client, body, _publish_for(context, body, client))
+        later(context, client, body, _publish_for(context, body, client))
 
 
 async def _publish_for(context: AsyncBoltContext, body: dict[str, Any], client: AsyncWebClient) -> None:

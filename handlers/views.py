@@ -22,7 +22,7 @@ from bot.services.errors import ServiceError
 from bot.services.results import ChangeResult
 from handlers import actor_of, blocks, deps_of, grammar
 from handlers.actions import publish
-from handlers.errors import guarded, message_for
+from handlers.errors import later, message_for
 
 Errors = forms.Errors
 
@@ -162,7 +162,7 @@ def register(app: AsyncApp) -> None:
             return
         await ack()
         work = _submitted(body, view, context, client, lambda d, a, alias: editors.propose_layout(d, a, alias, form))
-        await guarded(context, client, body, work)
+        later(context, client, body, work)
 
     @app.view(blocks.INGEST_EDITOR)
     async def ingest_submitted(
@@ -174,4 +174,4 @@ def register(app: AsyncApp) -> None:
             return
         await ack()
         work = _submitted(body, view, context, client, lambda d, a, alias: editors.propose_ingest(d, a, alias, form))
-        await guarded(context, client, body, work)
+        later(context, client, body, work)

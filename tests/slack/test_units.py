@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -9,6 +11,7 @@ from bot.sandbox import slack_api
 from bot.sandbox.serve import serve_in_loop
 from bot.sandbox.slack_api import FakeSlack, check_blocks, check_view
 from handlers import blocks, grammar
+from handlers.backlog import Backlog
 from handlers.grammar import UsageError, parse
 
 
@@ -158,3 +161,40 @@ async def test_fake_web_api_answers_like_slack() -> None:
         )
         assert done.json()["ok"]
         assert fake.thread("C0A", posted["ts"])[0].files[0]["mimetype"] == "image/png"
+
+
+async def test_backlog_holds_work_while_an_acknowledgement_is_in_flight() -> None:
+    backlog, ran = Backlog(defer_seconds=60), []
+
+    async def job() -> None:
+        ran.append(1)
+
+    with backlog.acknowledging():
+        backlog.start(job())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not ran and backlog.pending == 1
+    await backlog.drain()
+    assert ran == [1] and backlog.pending == 0
+
+
+async def test_backlog_work_is_not_starved_by_a_steady_stream_and_runs_a_few_at_a_time() -> None:
+    backlog, running, most = Backlog(slots=2, defer_seconds=0), 0, 0
+    release, two_running = asyncio.Event(), asyncio.Event()
+
+    async def job() -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        if running == 2:
+            two_running.set()
+        await release.wait()
+        running -= 1
+
+    with backlog.acknowledging():  # never quiet: each job goes ahead once it has waited defer_seconds
+        for _ in range(5):
+            backlog.start(job())
+        await two_running.wait()
+        release.set()
+        await backlog.drain()
+    assert most == 2 and running == 0
