@@ -5,8 +5,10 @@ sends them; everything the bot says comes out through the fake Web API, which ch
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,10 +24,24 @@ from bot.services.deps import Deps
 from bot.store.engine import create_engine, session_factory
 from bot.store.schema import upgrade
 from handlers import build_app
+from handlers.backlog import Backlog
+
+REFUSALS_EXPECTED = "slack_refusals_expected"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{REFUSALS_EXPECTED}: the test provokes Web API refusals on purpose, so the env fixture does not fail it for them",
+    )
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
+async def env(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
+    """The bot on loopback. At teardown, once the bot's post-acknowledgement work has finished, the test fails
+    if the fake Web API refused any call (a bot bug Slack would refuse too), unless it is marked
+    slack_refusals_expected."""
+    refused: list[tuple[str, str | None, dict[str, Any]]] = []
     fake = FakeSlack(
         bot_token=BOT_TOKEN,
         team_id=TEAM,
@@ -55,8 +71,15 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
             tencent_site="intl",
         )  # type: ignore[call-arg]
         deps = Deps(sessions=session_factory(engine), providers=ProviderRegistry.from_settings(settings), settings=settings)
-        bolt = build_app(settings, deps)
+        backlog = Backlog()
+        bolt = build_app(settings, deps, backlog=backlog)
         async with serve_in_loop(create_server(bolt)) as bot_url, httpx.AsyncClient(timeout=30) as http:
-            yield Env(bot_url, fake, volc_state, tencent_state, deps, settings, http)
+            driver = Env(bot_url, fake, volc_state, tencent_state, deps, settings, http)
+            yield driver
+            async with asyncio.timeout(15):
+                await backlog.drain()
+            refused = driver.refusals()
         await deps.providers.aclose()
     await engine.dispose()
+    if refused and request.node.get_closest_marker(REFUSALS_EXPECTED) is None:
+        pytest.fail(f"the fake Slack Web API refused calls the bot made: {refused}", pytrace=False)

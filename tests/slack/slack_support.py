@@ -58,10 +58,6 @@ class Env(SlackDriver):
     ) -> httpx.Response:
         return await super().command(user, text, channel, retry_num=retry_num, fields=fields)
 
-    def assert_slack_accepted_everything(self) -> None:
-        refused = self.refusals()
-        assert not refused, refused
-
 
 APP_ID, ROOM_ID, TASK_ID = "app-finals", "room-finals", "mix-finals"
 SDK_APP_ID = 1400000001

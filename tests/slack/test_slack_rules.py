@@ -95,7 +95,6 @@ async def test_ten_concurrent_identical_approve_clicks_apply_once(env: Env) -> N
     assert all(r.status_code == 200 for r in await asyncio.gather(*later))
     await asyncio.sleep(0.3)
     assert len(env.volc.requests.all(volcengine_sim.UPDATE)) == 1
-    env.assert_slack_accepted_everything()
 
 
 SUBCOMMANDS = [
@@ -137,7 +136,6 @@ async def test_user_without_a_role_is_denied_every_subcommand_and_every_button(e
         assert "Not allowed to approve" in answer and "missing role: *approver*" in answer
     assert parent.edits == edits and has_buttons(parent)
     assert not env.volc.requests.all(volcengine_sim.UPDATE)
-    env.assert_slack_accepted_everything()
 
 
 async def test_rejection_goes_into_the_thread_and_removes_the_buttons(env: Env) -> None:
@@ -171,6 +169,7 @@ async def test_web_api_429_is_retried_after_retry_after(env: Env) -> None:
     assert task["Volume"] == 70
 
 
+@pytest.mark.slack_refusals_expected  # the bot posts into a channel it is not in, and Slack refuses it
 async def test_unexpected_error_shows_a_short_error_id_and_logs_the_detail(env: Env, caplog: pytest.LogCaptureFixture) -> None:
     await setup_tasks(env)
     caplog.set_level(logging.ERROR, logger="rtcops.handlers")
