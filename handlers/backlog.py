@@ -15,7 +15,9 @@ import contextlib
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
-SLOTS = 4
+SLOTS = 2
+"""Jobs running at once. Each also keeps a store connection's thread busy, and those threads take the GIL
+from the loop; with two, a burst of 2,500 requests still drains in seconds (bench/slack_ack.py)."""
 DEFER_SECONDS = 0.25
 """Longest a job waits for a moment with no acknowledgement in flight: well below what a person notices
 between their click and the bot's first word in the thread."""
