@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
@@ -105,6 +106,22 @@ async def _check_grantor(deps: Deps, actor: Actor, role: Role, scope: str, verb:
         raise PermissionDenied(verb, f"you cannot {verb} {role.label}, above your own role {top.label}", role.label)
 
 
+def _article(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def _until(expires_at: datetime | None) -> str:
+    return f"until {expires_at.isoformat()}" if expires_at else "no expiry"
+
+
+def _grant_audit(level: Role, where: str, expires_at: datetime | None) -> dict[str, Any]:
+    return {"role": level.label, "scope": where, "expires_at": expires_at.isoformat() if expires_at else None}
+
+
+def _scope_alias(where: str) -> str | None:
+    return where.partition(":")[2] if where.startswith("task:") else None
+
+
 async def grant(
     deps: Deps,
     actor: Actor,
@@ -114,6 +131,8 @@ async def grant(
     *,
     expires_at: datetime | None = None,
 ) -> GrantInfo:
+    """Granting what the subject already holds (same role and scope) sets the new expiry on that grant
+    instead of adding a second one, so that one revoke always takes it back."""
     who = parse_subject(subject) if isinstance(subject, str) else subject
     level = Role.parse(role) if isinstance(role, str) else role
     where = parse_scope(scope)
@@ -122,49 +141,64 @@ async def grant(
         raise BadInput("the expiry is in the past")
     await _check_grantor(deps, actor, level, where, "grant")
     async with deps.sessions.begin() as session:
-        row = Grant(
-            team_id=actor.team_id,
-            subject_type=who.type,
-            subject_id=who.id,
-            role=level.label,
-            scope=where,
-            granted_by=actor.user_id,
-            created_at=now,
-            expires_at=expires_at,
-        )
-        session.add(row)
+        same = (await session.scalars(_same_grants(actor.team_id, who, level, where).order_by(Grant.id))).all()
+        if same:
+            row, before = same[0], same[0].expires_at
+            for extra in same[1:]:  # duplicates written before grants were merged
+                await session.delete(extra)
+            row.expires_at, row.granted_by = expires_at, actor.user_id
+            action, detail = "grant.update", f"{level.label} on {where}: {_until(before)} -> {_until(expires_at)}"
+            audit_before: dict[str, Any] | None = _grant_audit(level, where, before)
+        else:
+            row = Grant(
+                team_id=actor.team_id,
+                subject_type=who.type,
+                subject_id=who.id,
+                role=level.label,
+                scope=where,
+                granted_by=actor.user_id,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            session.add(row)
+            action, detail, audit_before = "grant", f"{level.label} on {where}, {_until(expires_at)}", None
         await session.flush()
         audit.record(
             session,
             deps,
             actor,
-            "grant",
+            action,
             f"{who.type}:{who.id}",
-            task_alias=where.partition(":")[2] if where.startswith("task:") else None,
-            after={"role": level.label, "scope": where, "expires_at": expires_at.isoformat() if expires_at else None},
+            task_alias=_scope_alias(where),
+            before=audit_before,
+            after=_grant_audit(level, where, expires_at),
+            detail=detail,
         )
         return _info(row)
 
 
+def _same_grants(team_id: str, who: Subject, level: Role, where: str) -> Select[Grant]:
+    return select(Grant).where(
+        Grant.team_id == team_id,
+        Grant.subject_type == who.type,
+        Grant.subject_id == who.id,
+        Grant.role == level.label,
+        Grant.scope == where,
+    )
+
+
 async def revoke(deps: Deps, actor: Actor, subject: str | Subject, role: str | Role, scope: str | None = None) -> int:
-    """Removes every grant of exactly that role and scope to the subject; returns how many."""
+    """Removes the subject's grant of exactly that role and scope (expired or not); returns how many rows
+    went, which is 1 unless duplicates from before grants were merged remained."""
     who = parse_subject(subject) if isinstance(subject, str) else subject
     level = Role.parse(role) if isinstance(role, str) else role
     where = parse_scope(scope)
     await _check_grantor(deps, actor, level, where, "revoke")
     async with deps.sessions.begin() as session:
-        rows = (
-            await session.scalars(
-                select(Grant).where(
-                    Grant.team_id == actor.team_id,
-                    Grant.subject_id == who.id,
-                    Grant.role == level.label,
-                    Grant.scope == where,
-                )
-            )
-        ).all()
+        rows = (await session.scalars(_same_grants(actor.team_id, who, level, where).order_by(Grant.id))).all()
         if not rows:
-            raise NotFound(f"a {level.label} grant on {where} for {who.id}")
+            raise NotFound(f"{_article(level.label)} grant on {where} for {who.id}")
+        expiry = rows[0].expires_at
         for row in rows:
             await session.delete(row)
         audit.record(
@@ -173,8 +207,9 @@ async def revoke(deps: Deps, actor: Actor, subject: str | Subject, role: str | R
             actor,
             "revoke",
             f"{who.type}:{who.id}",
-            task_alias=where.partition(":")[2] if where.startswith("task:") else None,
-            before={"role": level.label, "scope": where, "count": len(rows)},
+            task_alias=_scope_alias(where),
+            before={**_grant_audit(level, where, expiry), "count": len(rows)},
+            detail=f"{level.label} on {where}, {'was ' if expiry else 'had '}{_until(expiry)}",
         )
         return len(rows)
 

@@ -8,6 +8,8 @@ wait. PostgreSQL is left as the driver sets it up.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 from sqlalchemy import event
@@ -68,3 +70,12 @@ def _sqlite_immediate(engine: AsyncEngine) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def sqlite_threads_done() -> None:
+    """aiosqlite answers from a worker thread through the event loop. After a failed connect, its clean-up
+    answer can arrive once the loop is closed, and the thread then dies with a traceback (or a pytest
+    warning). Whoever is about to close the loop awaits this after disposing of the engine."""
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_connection_worker_thread)"):
+            await asyncio.to_thread(thread.join, 5.0)

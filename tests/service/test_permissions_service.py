@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from svc_support import BOOT_ADMIN, TEAM, Clock
 
-from bot.providers.registry import ProviderRegistry
 from bot.services import grants
 from bot.services.deps import Actor, Deps
-from bot.services.errors import BadInput, PermissionDenied
+from bot.services.errors import BadInput, NotFound, PermissionDenied
 from bot.services.permissions import ACTION_ROLES, COMMAND_ACTIONS, Target, authorize
 from bot.store import create_engine, session_factory
-from bot.store.models import AuditEvent
+from bot.store.engine import sqlite_threads_done
+from bot.store.models import AuditEvent, Grant
 
 ALICE = Actor(TEAM, "UALICE")
 BOB = Actor(TEAM, "UBOB")
@@ -130,19 +131,25 @@ async def test_no_granting_above_own_role(deps: Deps, start_volc: Any) -> None:
 
 async def test_fail_closed_when_the_store_raises(deps: Deps, tmp_path: Any) -> None:
     broken = create_engine(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/none.db")
-    bad = Deps(session_factory(broken), deps.providers, deps.settings, deps.clock)
-    decision = await authorize(bad, ALICE, "view", STAGE)
+    try:
+        bad = Deps(session_factory(broken), deps.providers, deps.settings, deps.clock)
+        decision = await authorize(bad, ALICE, "view", STAGE)
+    finally:
+        await broken.dispose()
+        await sqlite_threads_done()  # the failed connect's worker thread, before the test's loop closes
     assert not decision.allowed
     assert "could not be checked" in decision.reason and decision.missing_role == "viewer"
-    await broken.dispose()
 
 
 async def test_fail_closed_when_the_schema_is_missing(deps: Deps, tmp_path: Any) -> None:
     empty = create_engine(f"sqlite+aiosqlite:///{tmp_path}/empty.db")
-    bad = Deps(session_factory(empty), ProviderRegistry.from_settings(deps.settings), deps.settings, deps.clock)
-    decision = await authorize(bad, ALICE, "approve", STAGE)
+    try:
+        bad = Deps(session_factory(empty), deps.providers, deps.settings, deps.clock)
+        decision = await authorize(bad, ALICE, "approve", STAGE)
+    finally:
+        await empty.dispose()
+        await sqlite_threads_done()
     assert not decision.allowed and "denied to be safe" in decision.reason
-    await empty.dispose()
 
 
 async def test_every_grant_and_revoke_is_audited(deps: Deps) -> None:
@@ -159,7 +166,60 @@ async def test_every_grant_and_revoke_is_audited(deps: Deps) -> None:
         ("revoke", "user:UALICE", "UBOOT"),
     ]
     assert events[0].after == {"role": "operator", "scope": "tag:live", "expires_at": None}
-    assert events[2].before == {"role": "operator", "scope": "tag:live", "count": 1}
+    assert events[2].before == {"role": "operator", "scope": "tag:live", "expires_at": None, "count": 1}
+    assert [e.detail for e in events] == [
+        "operator on tag:live, no expiry",
+        "viewer on global, no expiry",
+        "operator on tag:live, had no expiry",
+    ]
+
+
+async def test_granting_the_same_role_and_scope_again_updates_the_expiry(deps: Deps, clock: Clock, start_volc: Any) -> None:
+    await start_volc("stage")
+    soon, later = clock.now + timedelta(hours=1), clock.now + timedelta(days=30)
+    first = await grants.grant(deps, BOOT_ADMIN, "UALICE", "operator", "task:stage", expires_at=soon)
+    again = await grants.grant(deps, BOOT_ADMIN, "<@UALICE>", "operator", "task:stage", expires_at=later)
+    assert again.id == first.id and again.expires_at == later
+    forever = await grants.grant(deps, BOOT_ADMIN, "UALICE", "operator", "task:stage")
+    assert forever.id == first.id and forever.expires_at is None
+    other = await grants.grant(deps, BOOT_ADMIN, "UALICE", "approver", "task:stage")  # another role: its own row
+    assert other.id != first.id
+    assert [(g.role, g.expires_at) for g in await grants.list_grants(deps, ALICE)] == [("operator", None), ("approver", None)]
+
+    async with deps.sessions() as session:
+        events = (await session.scalars(select(AuditEvent).order_by(AuditEvent.id))).all()
+    assert [(e.action, e.detail) for e in events[1:]] == [
+        ("grant", f"operator on task:stage, until {soon.isoformat()}"),
+        ("grant.update", f"operator on task:stage: until {soon.isoformat()} -> until {later.isoformat()}"),
+        ("grant.update", f"operator on task:stage: until {later.isoformat()} -> no expiry"),
+        ("grant", "approver on task:stage, no expiry"),
+    ]
+    assert events[2].before == {"role": "operator", "scope": "task:stage", "expires_at": soon.isoformat()}
+    assert events[2].after == {"role": "operator", "scope": "task:stage", "expires_at": later.isoformat()}
+    assert all(e.task_alias == "stage" for e in events[1:])  # events[0] registered the task
+
+    assert await grants.revoke(deps, BOOT_ADMIN, "UALICE", "operator", "task:stage") == 1
+    assert [(g.role) for g in await grants.list_grants(deps, ALICE)] == ["approver"]
+
+
+async def test_an_expired_grant_granted_again_comes_back_in_force(deps: Deps, clock: Clock) -> None:
+    await grants.grant(deps, BOOT_ADMIN, "UALICE", "operator", expires_at=clock.now + timedelta(minutes=5))
+    clock.advance(minutes=10)
+    assert not (await authorize(deps, ALICE, "propose", STAGE)).allowed
+    renewed = await grants.grant(deps, BOOT_ADMIN, "UALICE", "operator", expires_at=clock.now + timedelta(minutes=5))
+    assert (await authorize(deps, ALICE, "propose", STAGE)).allowed
+    async with deps.sessions() as session:
+        rows = (await session.scalars(select(Grant).where(Grant.subject_id == "UALICE"))).all()
+    assert [r.id for r in rows] == [renewed.id]
+
+
+@pytest.mark.parametrize(
+    ("role", "words"), [("viewer", "a viewer"), ("operator", "an operator"), ("approver", "an approver"), ("admin", "an admin")]
+)
+async def test_revoking_what_is_not_held_names_it_with_the_right_article(deps: Deps, role: str, words: str) -> None:
+    with pytest.raises(NotFound) as caught:
+        await grants.revoke(deps, BOOT_ADMIN, "UALICE", role, "tag:live")
+    assert str(caught.value) == f"{words} grant on tag:live for UALICE not found"
 
 
 async def test_listing_grants(deps: Deps) -> None:
