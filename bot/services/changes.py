@@ -14,7 +14,8 @@ names the state it leaves, so two racing callers cannot both make it):
                                           task's version is still the one proposed against; else -> stale)
     applying --provider ok-------> applied   (task version + 1, configuration version recorded)
     applying --provider refused--> failed    (code, message, RequestId recorded)
-    applying --answer lost-------> reconciled like a crash: applied / failed if the provider can tell, else unknown
+    applying --answer lost-------> applied if the provider already shows the change; otherwise it stays applying
+                                   (the provider may still be working on it) until the recovery sweep settles it
     applying --start-up recovery-> applied | failed | unknown
 
 `pending`, `approved` and `applying` are open: while one is open the request holds the task's lock
@@ -638,7 +639,7 @@ async def apply(deps: Deps, actor: Actor, request_id: int) -> ChangeResult:
         if exc.code in AMBIGUOUS_CODES:
             from bot.services.recovery import reconcile
 
-            await reconcile(deps, req, task, cause=f"{exc.code}: {exc.message}")
+            await reconcile(deps, req, task, cause=f"{exc.code}: {exc.message}", in_flight=True)
             return await get_request(deps, actor, request_id)
         await _finish_failed(deps, actor, req, task, exc.code, exc.message, exc.request_id)
         return _result(req, task)
@@ -660,7 +661,14 @@ async def finish_applied(deps: Deps, actor: Actor, req: ChangeRequest, task: Tas
         moved = await session.execute(
             update(ChangeRequest)
             .where(ChangeRequest.id == req.id, ChangeRequest.state == "applying")
-            .values(state="applied", open_slot=None, finished_at=now, provider_request_id=provider_request_id)
+            .values(
+                state="applied",
+                open_slot=None,
+                finished_at=now,
+                provider_request_id=provider_request_id,
+                error_code=None,
+                error_message=None,
+            )
             .execution_options(synchronize_session=False)
         )
         if _rowcount(moved) != 1:
@@ -706,6 +714,7 @@ async def finish_applied(deps: Deps, actor: Actor, req: ChangeRequest, task: Tas
             detail=f"version {version}, SequenceNumber {req.sequence_number}",
         )
     req.state, req.provider_request_id, req.result_version, req.finished_at = "applied", provider_request_id, version, now
+    req.error_code = req.error_message = None
     task.version, task.configuration = version, req.desired
     return True
 

@@ -1,8 +1,9 @@
 """Reconciling changes whose outcome we never saw: after a crash, or a timeout mid-call.
 
 Where the provider reports the configuration in force (Volcengine Get), it decides: the desired
-configuration in force means applied; the old one means the update never landed (failed). Anything else,
-and every Tencent ingest (Describe reports only a status), becomes "unknown": reported, never dropped.
+configuration in force means applied; the old one, once no answer can still arrive, means the update never
+landed (failed). Anything else, and every Tencent ingest (Describe reports only a status), becomes
+"unknown": reported, never dropped.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
+from bot.services import audit
 from bot.services.deps import Actor, Deps
 from bot.services.merge import contains
 from bot.services.provider_ops import read_state, updatable
@@ -48,8 +50,13 @@ async def recover_applying(deps: Deps, *, older_than: timedelta | None = None) -
     return outcomes
 
 
-async def reconcile(deps: Deps, req: ChangeRequest, task: Task, *, cause: str) -> RecoveryOutcome | None:
-    """None when another process settled the request first: only one verdict is ever reported."""
+async def reconcile(deps: Deps, req: ChangeRequest, task: Task, *, cause: str, in_flight: bool = False) -> RecoveryOutcome | None:
+    """None when another process settled the request first: only one verdict is ever reported.
+
+    `in_flight`: the answer was lost a moment ago (a timeout), so the provider may still be carrying the
+    request out. Only "applied" can be concluded then; a configuration from before the change proves
+    nothing yet, and the request stays applying (lock held) for the recovery sweep, which runs once no
+    answer can still come. Tencent can never tell, so waiting gains nothing there."""
     from bot.services.changes import _finish_failed, finish_applied
 
     actor = Actor(team_id=req.team_id, user_id=SYSTEM)
@@ -61,12 +68,18 @@ async def reconcile(deps: Deps, req: ChangeRequest, task: Task, *, cause: str) -
                 if not await finish_applied(deps, actor, req, task, None):
                     return None
                 return RecoveryOutcome(req.id, task.alias, "applied", f"{cause}; the provider shows the change in force")
+            if in_flight:
+                await _defer(deps, actor, req, task, cause)
+                return None
             if contains(in_force, req.baseline):
                 detail = f"{cause}; the provider still shows the configuration from before the change"
                 if not await _finish_failed(deps, actor, req, task, "NotApplied", detail, state.request_id):
                     return None
                 return RecoveryOutcome(req.id, task.alias, "failed", detail)
             detail = f"{cause}; the configuration in force matches neither the old nor the new one"
+        elif in_flight:
+            await _defer(deps, actor, req, task, cause)
+            return None
         else:
             detail = f"{cause}; the provider could not report the configuration ({state.error or state.state})"
     else:
@@ -74,3 +87,31 @@ async def reconcile(deps: Deps, req: ChangeRequest, task: Task, *, cause: str) -
     if not await _finish_failed(deps, actor, req, task, "Unknown", detail, None, state="unknown"):
         return None
     return RecoveryOutcome(req.id, task.alias, "unknown", detail)
+
+
+async def _defer(deps: Deps, actor: Actor, req: ChangeRequest, task: Task, cause: str) -> None:
+    """Says on the request (still applying) why its outcome is not known yet, and audits it."""
+    code = cause.partition(": ")[0]
+    detail = (
+        f"{cause}; the provider does not show the change yet and may still be carrying it out: "
+        "the outcome is settled once no answer can still arrive"
+    )
+    async with deps.sessions.begin() as session:
+        moved = await session.execute(
+            update(ChangeRequest)
+            .where(ChangeRequest.id == req.id, ChangeRequest.state == "applying")
+            .values(error_code=code[:128], error_message=detail)
+            .execution_options(synchronize_session=False)
+        )
+        if int(getattr(moved, "rowcount", 0) or 0) == 1:
+            audit.record(
+                session,
+                deps,
+                actor,
+                "change.apply",
+                f"task:{task.alias}",
+                task_alias=task.alias,
+                change_request_id=req.id,
+                outcome="applying",
+                detail=detail,
+            )

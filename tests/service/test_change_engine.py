@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, START_CONFIG, TEAM, Clock, sent_updates
+from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, START_CONFIG, TEAM, Clock, Sims, make_settings, sent_updates
 
+from bot.providers.registry import ProviderRegistry
 from bot.services import changes, grants, idempotency, recovery, tasks
 from bot.services.deps import Actor, Deps
 from bot.services.errors import (
@@ -359,14 +362,108 @@ async def test_recovery_leaves_an_apply_in_flight_on_another_replica_alone(
     assert (await changes.get_request(deps, OPERATOR, proposed.request_id)).state == "failed"
 
 
-async def test_timeout_during_apply_is_reconciled(deps: Deps, start_volc: Any, sims: Any, people: None) -> None:
+@pytest.fixture
+async def impatient(deps: Deps, db_url: str, sims: Sims) -> AsyncIterator[Deps]:
+    """The same store, with a provider client that gives up after 0.3 s and never retries."""
+    settings = make_settings(db_url, sims, provider_timeout_seconds=0.3, provider_max_attempts=1)
+    providers = ProviderRegistry.from_settings(settings)
+    yield Deps(deps.sessions, providers, settings, deps.clock)
+    await providers.aclose()
+
+
+async def _held_update_finished(sims: Sims) -> Any:
+    """Waits (bounded) until the simulator has answered the Update it was holding; returns its record."""
+    for _ in range(400):
+        held = [r for r in sims.volc.requests.all(UPDATE) if r.faults]
+        if held and held[0].status:
+            return held[0]
+        await asyncio.sleep(0.025)
+    raise AssertionError("the simulator never finished the held Update")
+
+
+async def _apply_into_a_timeout(impatient: Deps, sims: Sims, start_volc: Any) -> tuple[Any, Any]:
     await start_volc("stage")
-    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.6})
-    await changes.approve(deps, APPROVER, proposed.request_id)
-    sims.volc.fail_with_status(503, action=UPDATE, times=None)
-    result = await changes.apply(deps, APPROVER, proposed.request_id)
-    assert result.state in ("failed", "applied", "unknown")
-    assert result.error_code or result.provider_request_id
+    proposed = await changes.propose_region_edit(impatient, OPERATOR, "stage", 0, {"Alpha": 0.6})
+    await changes.approve(impatient, APPROVER, proposed.request_id)
+    sims.volc.add_timeout(seconds=1.0, action=UPDATE, times=1)
+    waiting = await changes.apply(impatient, APPROVER, proposed.request_id)
+    return proposed, waiting
+
+
+async def test_a_timed_out_update_that_lands_is_reconciled_as_applied(
+    impatient: Deps, start_volc: Any, sims: Sims, people: None, clock: Clock
+) -> None:
+    """The client gives up after 0.3 s; the simulator holds the Update 1 s and then carries it out. Right
+    after the timeout Get still shows the old configuration, which proves nothing yet: the request stays
+    applying (lock held) until the sweep, once no answer can come any more, reads the change in force."""
+    proposed, waiting = await _apply_into_a_timeout(impatient, sims, start_volc)
+    assert waiting.state == "applying" and waiting.error_code == "Timeout"
+    assert waiting.result_version is None and waiting.sequence_number == 1
+    with pytest.raises(Locked):
+        await changes.propose_region_edit(impatient, OPERATOR, "stage", 1, {"Alpha": 0.5})
+
+    held = await _held_update_finished(sims)
+    assert held.status == 200 and json.loads(held.body)["SequenceNumber"] == 1
+    assert in_force(sims, "stage") == proposed.desired
+
+    limit = recovery.in_flight_limit(impatient)
+    clock.advance(seconds=limit.total_seconds() + 1)
+    [outcome] = await recovery.recover_applying(impatient, older_than=limit)
+    assert outcome.state == "applied" and "shows the change in force" in outcome.detail
+    done = await changes.get_request(impatient, OPERATOR, proposed.request_id)
+    assert (done.state, done.result_version, done.error_code) == ("applied", 2, None)
+    history = await changes.history(impatient, OPERATOR, "stage")
+    assert history.current_version == 2 and history.versions[0].configuration == proposed.desired
+    assert len(sent_updates(sims.volc)) == 1  # no second Update was sent
+
+
+async def test_a_timed_out_update_the_provider_then_refuses_is_reconciled_as_failed(
+    impatient: Deps, start_volc: Any, sims: Sims, people: None, clock: Clock
+) -> None:
+    """While the simulator holds the Update the push ends, so the Update is refused after the client gave
+    up: the configuration from before the change is still in force, and the sweep says failed."""
+    proposed, waiting = await _apply_into_a_timeout(impatient, sims, start_volc)
+    assert waiting.state == "applying"
+    assert sims.volc.end_task(APP_ID, ROOM_ID, "t-stage")
+
+    held = await _held_update_finished(sims)
+    assert (held.status, held.code) == (400, "InvalidParameter.ErrorActiveTaskNotFound")
+    assert in_force(sims, "stage") == proposed.baseline
+
+    limit = recovery.in_flight_limit(impatient)
+    clock.advance(seconds=limit.total_seconds() + 1)
+    [outcome] = await recovery.recover_applying(impatient, older_than=limit)
+    assert outcome.state == "failed" and "configuration from before the change" in outcome.detail
+    done = await changes.get_request(impatient, OPERATOR, proposed.request_id)
+    assert (done.state, done.error_code, done.result_version) == ("failed", "NotApplied", None)
+    history = await changes.history(impatient, OPERATOR, "stage")
+    assert history.current_version == 1 and history.versions[0].configuration == proposed.baseline
+    assert (await tasks.show_task(impatient, OPERATOR, "stage")).task.open_request_id is None
+
+
+async def test_approved_then_stale_when_the_task_moved_before_apply(
+    deps: Deps, start_tencent: Any, sims: Sims, people: None
+) -> None:
+    """The task's version moved between approval and apply (another replica settled an older change):
+    apply sends nothing, uses no SequenceNumber, marks the request stale and releases the lock."""
+    await start_tencent("backup")
+    proposed = await changes.propose_ingest(deps, OPERATOR, "backup", stream_url="https://media.example.com/c.mp4")
+    await changes.approve(deps, APPROVER, proposed.request_id, expected_hash=proposed.payload_hash)
+    async with deps.sessions.begin() as session:
+        await session.execute(update(Task).where(Task.alias == "backup").values(version=Task.version + 1))
+    with pytest.raises(Stale, match="changed since this was approved"):
+        await changes.apply(deps, APPROVER, proposed.request_id)
+    stale = await changes.get_request(deps, APPROVER, proposed.request_id)
+    assert stale.state == "stale" and stale.sequence_number is None
+    assert sent_updates(sims.tencent, "UpdateStreamIngest") == []
+    info = (await tasks.show_task(deps, OPERATOR, "backup")).task
+    assert info.open_request_id is None and info.sequence_number == 0 and info.version == 2
+    async with deps.sessions() as session:
+        query = select(AuditEvent.action).where(AuditEvent.change_request_id == proposed.request_id).order_by(AuditEvent.id)
+        trail = (await session.scalars(query)).all()
+    assert list(trail) == ["change.propose", "change.approve", "change.stale"]
+    with pytest.raises(InvalidState, match="stale"):
+        await changes.apply(deps, APPROVER, proposed.request_id)
 
 
 async def test_audit_trail_of_a_change(deps: Deps, start_volc: Any, people: None) -> None:
