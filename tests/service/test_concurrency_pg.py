@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from svc_support import BOOT_ADMIN, TEAM, sent_updates, truncate_all
+from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, TEAM, Sims, make_settings, sent_updates, truncate_all
 
-from bot.services import changes, grants
+from bot.providers.registry import ProviderRegistry
+from bot.services import changes, grants, tasks
 from bot.services.deps import Actor, Deps
 from bot.services.errors import InvalidState, Locked, ServiceError
+from bot.store import create_engine, session_factory
 
 pytestmark = pytest.mark.postgres
 OPERATOR = Actor(TEAM, "UOPER")
 APPROVERS = [Actor(TEAM, f"UAPP{i:02d}") for i in range(20)]
+UPDATE = "UpdatePushMixedStreamToCDN"
 
 
 @pytest.fixture
@@ -89,34 +93,84 @@ async def test_two_concurrent_proposals_one_wins_one_is_locked(deps: Deps, start
         await changes.unlock(deps, BOOT_ADMIN, "stage")
 
 
+TASKS = 50
+
+
+@pytest.fixture
+async def wide_deps(db_url: str, sims: Sims, clock: Any) -> AsyncIterator[Deps]:
+    """A pool of 60 connections, so that 50 applies really hold 50 connections at once, and pacing
+    loose enough that Get's documented 60 QPS does not serialise the setup."""
+    engine = create_engine(db_url, pool_size=TASKS + 10, max_overflow=0)
+    settings = make_settings(db_url, sims, volcengine_get_qps=10_000.0, volcengine_update_qps=10_000.0)
+    providers = ProviderRegistry.from_settings(settings)
+    yield Deps(session_factory(engine), providers, settings, clock)
+    await providers.aclose()
+    await engine.dispose()
+
+
+async def _watch_in_flight(sims: Sims, done: asyncio.Event) -> int:
+    """The most Updates the simulator held unanswered at one moment while the applies ran."""
+    most = 0
+    while not done.is_set():
+        most = max(most, sum(1 for r in sims.volc.requests.all(UPDATE) if r.status == 0))
+        await asyncio.sleep(0.01)
+    return most
+
+
 async def test_fifty_concurrent_applies_across_tasks_keep_sequence_numbers_increasing(
-    deps: Deps, start_volc: Any, sims: Any
+    wide_deps: Deps, start_volc: Any, sims: Sims
 ) -> None:
-    """10 tasks, 5 rounds: each round proposes, approves and applies on all 10 tasks at once (50 applies)."""
+    """Phase 1: 50 tasks, each with one approved change, applied by one gather of 50 (each apply on its own
+    pooled connection); the simulator holds every Update 1.5 s, so all 50 are at the provider at once.
+    Phase 2: two more waves where each task's next change goes through propose, approve and apply, all 50
+    tasks concurrently (Encode changes: approval needed, as for layouts, but no preview to draw). Each task
+    starts from its own SequenceNumber (10 x i), so a number taken from another task's counter, a repeat
+    or a skip would show in what the simulator received per task."""
+    deps = wide_deps
     await _setup(deps)
-    aliases = [f"live-{i}" for i in range(10)]
-    for alias in aliases:
-        await start_volc(alias)
+    aliases = [f"live-{i:02d}" for i in range(TASKS)]
+    starts = {f"t-{alias}": 10 * i for i, alias in enumerate(aliases)}
 
-    async def change(alias: str, round_no: int) -> str:
-        p = await changes.propose_region_edit(deps, OPERATOR, alias, 0, {"Alpha": round(0.5 + round_no / 20, 2)})
-        await changes.approve(deps, _approver(APPROVERS[round_no]), p.request_id)
-        return (await changes.apply(deps, _approver(APPROVERS[round_no]), p.request_id)).state
+    async def ready(alias: str) -> int:
+        await start_volc(alias, register=False)
+        spec = tasks.VolcengineTask(alias, APP_ID, ROOM_ID, f"t-{alias}", sequence_start=starts[f"t-{alias}"])
+        await tasks.add_task(deps, BOOT_ADMIN, spec)
+        p = await changes.propose_patch(deps, OPERATOR, alias, {"Encode": {"VideoBitrate": 3000}})
+        return (await changes.approve(deps, _approver(APPROVERS[0]), p.request_id)).request_id
 
-    for round_no in range(5):
-        states = await asyncio.gather(*(change(a, round_no) for a in aliases), return_exceptions=True)
-        assert all(s == "applied" for s in states), [s for s in states if s != "applied"]
+    approved = await asyncio.gather(*(ready(alias) for alias in aliases))
+
+    sims.volc.add_latency(1.5, action=UPDATE, times=TASKS)
+    done = asyncio.Event()
+    watcher = asyncio.create_task(_watch_in_flight(sims, done))
+    try:
+        results = await asyncio.gather(*(changes.apply(deps, _approver(APPROVERS[1]), rid) for rid in approved))
+    finally:
+        done.set()
+    assert await watcher == TASKS, "the 50 applies did not reach the provider at the same time"
+    assert [r.state for r in results] == ["applied"] * TASKS
+    assert {r.alias: r.sequence_number for r in results} == {a: starts[f"t-{a}"] + 1 for a in aliases}
+
+    async def cycle(alias: str, wave: int) -> str:
+        p = await changes.propose_patch(deps, OPERATOR, alias, {"Encode": {"VideoBitrate": 3100 + 100 * wave}})
+        await changes.approve(deps, _approver(APPROVERS[2 + wave]), p.request_id, expected_hash=p.payload_hash)
+        return (await changes.apply(deps, _approver(APPROVERS[2 + wave]), p.request_id)).state
+
+    for wave in range(2):
+        states = await asyncio.gather(*(cycle(a, wave) for a in aliases))
+        assert states == ["applied"] * TASKS
 
     per_task: dict[str, list[int]] = {}
     for body in sent_updates(sims.volc):
         per_task.setdefault(body["TaskId"], []).append(body["SequenceNumber"])
-    assert len(per_task) == 10
-    for numbers in per_task.values():
-        assert numbers == [1, 2, 3, 4, 5]
-    refused = [r for r in sims.volc.requests.all("UpdatePushMixedStreamToCDN") if r.status != 200]
+    assert per_task == {tid: [start + 1, start + 2, start + 3] for tid, start in starts.items()}
+    refused = [r.code for r in sims.volc.requests.all(UPDATE) if r.status != 200]
     assert refused == []
+    for tid, start in starts.items():
+        assert sims.volc.task(APP_ID, ROOM_ID, tid).last_sequence == start + 3
     for alias in aliases:
-        assert (await changes.history(deps, OPERATOR, alias)).current_version == 6
+        info = (await changes.history(deps, OPERATOR, alias)).current_version
+        assert info == 4
 
 
 async def test_concurrent_claims_of_one_key_have_one_winner(deps: Deps) -> None:
