@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import threading
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import get_settings
-from bot.store import create_engine, schema
-from bot.store.engine import UnsupportedDatabase
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
 
 def run_with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    """One line on failure, never a traceback; the URL is not echoed since it may hold a password."""
+    """One line on failure, never a traceback; the URL is not echoed since it may hold a password.
+    SQLAlchemy is imported here, not at the top, so that `--help` does not pay for it."""
+    from bot.store import create_engine, schema
+    from bot.store.engine import UnsupportedDatabase, sqlite_threads_done
+
     try:
         engine = create_engine(get_settings().database_url)
     except UnsupportedDatabase as exc:
@@ -31,7 +34,7 @@ def run_with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
             return await work(engine)
         finally:
             await engine.dispose()
-            await _sqlite_threads_done()
+            await sqlite_threads_done()
 
     try:
         return asyncio.run(main())
@@ -48,15 +51,6 @@ def run_with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
         raise
 
 
-async def _sqlite_threads_done() -> None:
-    """aiosqlite answers from a worker thread through the event loop. After a failed connect, its clean-up
-    answer can arrive once asyncio.run has closed the loop, and the thread then dies with a traceback on
-    stderr after our one-line error. Waiting here for those threads keeps the loop open until they finish."""
-    for thread in threading.enumerate():
-        if thread.name.endswith("(_connection_worker_thread)"):
-            await asyncio.to_thread(thread.join, 5)
-
-
 @click.group()
 def db() -> None:
     """Database schema: apply migrations, compare models with migrations."""
@@ -65,6 +59,8 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Bring the schema to the newest revision (safe to run again)."""
+    from bot.store import schema
+
     state = run_with_engine(schema.upgrade)
     click.echo(f"database schema at revision {state.current} (head)")
 
@@ -72,6 +68,7 @@ def upgrade() -> None:
 @db.command()
 def check() -> None:
     """Exit 1 if the models and the migrations disagree, or the schema is behind."""
+    from bot.store import schema
 
     async def work(engine: AsyncEngine) -> list[str]:
         await schema.ensure_current(engine)

@@ -6,21 +6,21 @@ Alembic runs synchronously; each helper here borrows one connection of the async
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store.models import Base
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+VERSION_TABLE = "alembic_version"
+# Alembic itself (about 0.1 s to import) is loaded only to migrate or compare: the schema check that every
+# command and start-up make reads the revisions without it.
 
 
 class SchemaNotCurrent(RuntimeError):
@@ -38,6 +38,8 @@ class SchemaState:
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -46,13 +48,47 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """The newest revision, read from the migration files' `revision`/`down_revision` assignments: the one
+    revision no other one names as its parent. A branched history is left to Alembic to explain."""
+    parents: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        names = _assignments(path)
+        revision, down = names.get("revision"), names.get("down_revision")
+        if isinstance(revision, str) and (down is None or isinstance(down, str)):
+            parents[revision] = down
+    heads = set(parents) - set(parents.values())
+    if len(heads) == 1:
+        return heads.pop()
+    if not parents:
+        raise RuntimeError(f"no migrations found in {MIGRATIONS}")
+    return _alembic_head()
+
+
+def _assignments(path: Path) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.AnnAssign):
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        if len(targets) == 1 and isinstance(targets[0], ast.Name) and isinstance(value, ast.Constant):
+            found[targets[0].id] = value.value
+    return found
+
+
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()  # raises on several heads
     if head is None:
         raise RuntimeError(f"no migrations found in {MIGRATIONS}")
     return head
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> SchemaState:
+    from alembic import command
+
     def run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
 
@@ -62,6 +98,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> SchemaState:
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> SchemaState:
+    from alembic import command
+
     def run(connection: Connection) -> None:
         command.downgrade(alembic_config(connection), revision)
 
@@ -72,7 +110,12 @@ async def downgrade(engine: AsyncEngine, revision: str) -> SchemaState:
 
 async def state(engine: AsyncEngine) -> SchemaState:
     def current(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        if len(rows) > 1:
+            raise SchemaNotCurrent(f"the database has several schema revisions ({', '.join(rows)}); run `rtcops db upgrade`")
+        return rows[0] if rows else None
 
     async with engine.connect() as conn:
         rev = await conn.run_sync(current)
@@ -91,6 +134,10 @@ async def ensure_current(engine: AsyncEngine) -> None:
 
 async def model_differences(engine: AsyncEngine) -> list[Any]:
     """What autogenerate would write: empty when the models and the migrations agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from bot.store.models import Base
 
     def compare(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

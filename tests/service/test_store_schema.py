@@ -72,3 +72,22 @@ async def test_every_sqlite_connection_gets_wal_normal_sync_busy_timeout_and_for
             assert got == {"journal_mode": "wal", "synchronous": 1, "busy_timeout": 30000, "foreign_keys": 1}
     finally:
         await engine.dispose()
+
+
+def test_head_read_without_alembic_matches_alembic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start-up check reads the head from the migration files itself (Alembic costs 0.1 s to import);
+    it must name the revision Alembic would, and leave a history it cannot read to Alembic."""
+    assert schema.head_revision() == schema._alembic_head()
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "a.py").write_text('revision = "0001"\ndown_revision = None\n')
+    (versions / "b.py").write_text('revision: str = "0002"\ndown_revision: str | None = "0001"\n')
+    monkeypatch.setattr(schema, "MIGRATIONS", tmp_path)
+    assert schema.head_revision() == "0002"
+
+
+async def test_state_reads_the_revision_without_alembic(engine: AsyncEngine) -> None:
+    assert (await schema.state(engine)).current == schema.head_revision()
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP TABLE alembic_version"))
+    assert (await schema.state(engine)).current is None
