@@ -6,44 +6,69 @@ DATABASE_URL, so grants would protect nothing here.
 
 from __future__ import annotations
 
-import getpass
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cli.db import run_with_engine
-from bot.config import get_settings
-from bot.providers.registry import ProviderRegistry
-from bot.services import audit as audit_service
-from bot.services import grants as grant_service
-from bot.services import tasks as task_service
-from bot.services.deps import Actor, Deps
-from bot.services.errors import ServiceError
-from bot.store import schema, session_factory
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from bot.services.deps import Actor, Deps
+
+# The services, the store and the provider clients are imported inside the commands: `rtcops task --help`
+# and the commands that never call a provider then skip most of their import time.
 
 T = TypeVar("T")
 TEAM = click.option("--team", required=True, help="Slack team ID (T…) the task or grant belongs to.")
+_OPTION_TYPO = re.compile(r"^--[a-z][a-z-]*(=.*)?$")
 
 
-def _run(team: str, work: Callable[[Deps, Actor], Awaitable[T]]) -> T:
+def _run(team: str, work: Callable[[Deps, Actor], Awaitable[T]], *, providers: bool = False) -> T:
+    """Runs one service call as the CLI's system actor; a refusal is one line on stderr and exit 1.
+    Without `providers` the registry is not even imported: no provider may be called then."""
+    import getpass
+
+    from bot.cli.db import run_with_engine
+    from bot.config import get_settings
+    from bot.services.deps import Actor, Deps
+    from bot.services.errors import ServiceError
+    from bot.store import schema, session_factory
+
     async def main(engine: AsyncEngine) -> T:
         await schema.ensure_current(engine)
         settings = get_settings()
-        providers = ProviderRegistry.from_settings(settings)
+        registry = _registry(settings) if providers else _NoProviders()
         try:
-            return await work(Deps(session_factory(engine), providers, settings), Actor.cli(team, getpass.getuser()))
+            deps = Deps(session_factory(engine), registry, settings)  # type: ignore[arg-type]
+            return await work(deps, Actor.cli(team, getpass.getuser()))
         except ServiceError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {exc.terminal}", err=True)
             sys.exit(1)
         finally:
-            await providers.aclose()
+            await registry.aclose()
 
     return run_with_engine(main)
+
+
+def _registry(settings: Any) -> Any:
+    from bot.providers.registry import ProviderRegistry
+
+    return ProviderRegistry.from_settings(settings)
+
+
+class _NoProviders:
+    """Stands in for the provider registry in commands that only read or write the store."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"this command does not call providers (asked for {name!r})")
+
+    async def aclose(self) -> None:
+        return None
 
 
 def _tags(text: str) -> tuple[str, ...]:
@@ -59,12 +84,25 @@ def _canvas(text: str | None) -> tuple[int, int] | None:
     return int(w), int(h)
 
 
+def _refuse_option_typos(ids: tuple[str, ...]) -> None:
+    """Unknown options are let through as ids (a TaskId may start with "-"), so a mistyped long option
+    (`--volum 5`) is caught here rather than registered as an id."""
+    import difflib
+
+    typo = next((i.partition("=")[0] for i in ids if _OPTION_TYPO.match(i)), None)
+    if typo is None:
+        return
+    ctx = click.get_current_context()
+    known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
+    raise click.NoSuchOption(typo, possibilities=difflib.get_close_matches(typo, known), ctx=ctx)
+
+
 @click.group()
 def task() -> None:
     """Register, list, show and remove tasks."""
 
 
-@task.command("add")
+@task.command("add", context_settings={"ignore_unknown_options": True})
 @TEAM
 @click.argument("provider", type=click.Choice(["volcengine", "tencent"]))
 @click.argument("alias")
@@ -78,6 +116,7 @@ def task() -> None:
 @click.option("--stream-url", help="Tencent: the ingest's current source URL.")
 @click.option("--volume", type=int, help="Tencent: the ingest's current Volume.")
 @click.option("--paused/--running", "paused", default=None, help="Tencent: whether the ingest is paused now.")
+@click.option("--force", is_flag=True, help="Tencent: register even if Describe says the task does not exist.")
 def task_add(
     team: str,
     provider: str,
@@ -92,6 +131,7 @@ def task_add(
     stream_url: str | None,
     volume: int | None,
     paused: bool | None,
+    force: bool,
 ) -> None:
     """Register a task: volcengine ALIAS APPID ROOMID TASKID | tencent ALIAS SDKAPPID TASKID.
 
@@ -99,13 +139,20 @@ def task_add(
     report an ingest's settings, so give them with --stream-url, --volume and --paused/--running: they are
     checked against the task's site and kept as version 1. Without them the task has no baseline, and its
     first change is merged onto an empty one (only the fields that change names are known).
+
+    A Tencent TaskId may start with "-" and needs no "--" before it. A Tencent task that Describe reports
+    as NotExist is refused unless --force; a Volcengine task that Get does not find (Get only sees tasks
+    started in the last 72 hours) is registered with a warning.
     """
+    from bot.services import tasks as task_service
+
+    _refuse_option_typos(ids)
     spec: task_service.VolcengineTask | task_service.TencentTask
     stated: dict[str, Any] = {"StreamUrl": stream_url, "Volume": volume, "IsPause": paused}
     configuration = {k: v for k, v in stated.items() if v is not None}
     if provider == "volcengine":
-        if configuration:
-            raise click.UsageError("--stream-url, --volume and --paused/--running are for tencent tasks")
+        if configuration or force:
+            raise click.UsageError("--stream-url, --volume, --paused/--running and --force are for tencent tasks")
         if len(ids) != 3:
             raise click.UsageError("volcengine needs: ALIAS APPID ROOMID TASKID")
         spec = task_service.VolcengineTask(
@@ -119,17 +166,21 @@ def task_add(
             alias, int(ids[0]), ids[1], region=region, site=site, tags=_tags(tags), notify_channel=channel,
             configuration=configuration,
         )  # fmt: skip
-    added = _run(team, lambda d, a: task_service.add_task(d, a, spec))
+    added = _run(team, lambda d, a: task_service.add_task(d, a, spec, force=force), providers=True)
     info = added.task
     click.echo(f"added {info.alias} ({info.provider}), version {info.version}, baseline {added.baseline_source}")
     if added.provider is not None:
-        click.echo(f"provider: {added.provider.state}" + (f" ({added.provider.error})" if added.provider.error else ""))
+        click.echo(f"provider: {added.provider.state}")
+    for warning in added.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @task.command("list")
 @TEAM
 def task_list(team: str) -> None:
-    for info in _run(team, task_service.list_tasks):
+    from bot.services.tasks import list_tasks
+
+    for info in _run(team, list_tasks):
         lock = f" locked by request #{info.open_request_id}" if info.open_request_id else ""
         click.echo(f"{info.alias}\t{info.provider}\tv{info.version}\t{','.join(info.tags)}{lock}")
 
@@ -138,7 +189,9 @@ def task_list(team: str) -> None:
 @TEAM
 @click.argument("alias")
 def task_show(team: str, alias: str) -> None:
-    status = _run(team, lambda d, a: task_service.show_task(d, a, alias))
+    from bot.services.tasks import show_task
+
+    status = _run(team, lambda d, a: show_task(d, a, alias), providers=True)
     info = status.task
     click.echo(f"{info.alias} ({info.provider}) {json.dumps(info.identifiers)}")
     click.echo(f"version {info.version}, SequenceNumber {info.sequence_number}, policy {json.dumps(info.policy)}")
@@ -152,7 +205,9 @@ def task_show(team: str, alias: str) -> None:
 @TEAM
 @click.argument("alias")
 def task_remove(team: str, alias: str) -> None:
-    removed = _run(team, lambda d, a: task_service.remove_task(d, a, alias))
+    from bot.services.tasks import remove_task
+
+    removed = _run(team, lambda d, a: remove_task(d, a, alias))
     click.echo(f"removed {removed.alias}")
 
 
@@ -180,6 +235,8 @@ def grant(team: str, subject: str, role: str, scope: str | None, expires: str | 
     SUBJECT is U… or S…; ROLE is viewer, operator, approver or admin; SCOPE is task:<alias>, tag:<tag> or
     provider:<volcengine|tencent> (global when left out).
     """
+    from bot.services import grants as grant_service
+
     until = _expiry(expires)
     g = _run(team, lambda d, a: grant_service.grant(d, a, subject, role, scope, expires_at=until))
     click.echo(f"granted {g.role} on {g.scope} to {g.subject_type} {g.subject_id}")
@@ -191,7 +248,9 @@ def grant(team: str, subject: str, role: str, scope: str | None, expires: str | 
 @click.argument("role")
 @click.argument("scope", required=False)
 def revoke(team: str, subject: str, role: str, scope: str | None) -> None:
-    """Take back every grant of exactly that role and scope from a user or user group."""
+    """Take back the grant of exactly that role and scope from a user or user group."""
+    from bot.services import grants as grant_service
+
     count = _run(team, lambda d, a: grant_service.revoke(d, a, subject, role, scope))
     click.echo(f"revoked {count} grant(s)")
 
@@ -201,6 +260,8 @@ def revoke(team: str, subject: str, role: str, scope: str | None) -> None:
 @click.argument("subject", required=False)
 def grants(team: str, subject: str | None) -> None:
     """List unexpired grants, of one subject or of everyone, and the admins from RTCOPS_ADMIN_USERS."""
+    from bot.services import grants as grant_service
+
     for g in _run(team, lambda d, a: grant_service.list_grants(d, a, subject)):
         until = f" until {g.expires_at.isoformat()}" if g.expires_at else ""
         click.echo(f"{g.subject_type} {g.subject_id}\t{g.role}\t{g.scope}{until}\t(by {g.granted_by})")
@@ -209,10 +270,15 @@ def grants(team: str, subject: str | None) -> None:
 @click.command()
 @TEAM
 @click.option("--task", "alias", help="Only events about this task.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000), help="How many events, 1-1000.")
 def audit(team: str, alias: str | None, limit: int) -> None:
     """Show the audit trail, newest first: who changed what, with the provider's RequestId."""
-    for e in _run(team, lambda d, a: audit_service.list_audit(d, a, alias=alias, limit=limit)):
+    from bot.services.audit import list_audit
+
+    events = _run(team, lambda d, a: list_audit(d, a, alias=alias, limit=limit))
+    if not events:
+        click.echo(f"no audit events for task {alias}" if alias else "no audit events in this team", err=True)
+    for e in events:
         pairs = (("request", e.change_request_id), ("RequestId", e.provider_request_id))
         extra: dict[str, Any] = {k: v for k, v in pairs if v}
         tail = json.dumps(extra) if extra else ""

@@ -11,7 +11,19 @@ from bot.providers.errors import ProviderError as ProviderError
 
 
 class ServiceError(Exception):
-    """Base class; the handlers catch this one and render `str(exc)`."""
+    """Base class; the handlers catch this one and render `str(exc)`.
+
+    `str(exc)` may point at a /rtc command; `terminal` is the same refusal worded for the admin CLI, where
+    the remedy is a different command (or none).
+    """
+
+    def __init__(self, message: str = "", *, terminal: str | None = None) -> None:
+        super().__init__(message)
+        self._terminal = terminal
+
+    @property
+    def terminal(self) -> str:
+        return self._terminal or str(self)
 
 
 class PermissionDenied(ServiceError):
@@ -25,7 +37,10 @@ class PermissionDenied(ServiceError):
 class TaskNotFound(ServiceError):
     def __init__(self, alias: str) -> None:
         self.alias = alias
-        super().__init__(f"no task called {alias!r}; `/rtc tasks` lists the tasks you can see")
+        super().__init__(
+            f"no task called {alias!r}; `/rtc tasks` lists the tasks you can see",
+            terminal=f"no task called {alias!r} in this team; `rtcops task list` lists them",
+        )
 
 
 class TaskExists(ServiceError):
@@ -95,3 +110,10 @@ class StoreUnavailable(ServiceError):
 
 class BadInput(ServiceError):
     """A role, scope, subject, alias or option the user typed is not valid; the message says what is."""
+
+
+class UnknownAtProvider(BadInput):
+    """Registration of a task the provider says does not exist: most likely a typo in its identifiers."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, terminal=f"{message}; --force registers it anyway")

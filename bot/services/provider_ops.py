@@ -19,6 +19,12 @@ from bot.services.deps import Deps
 from bot.services.results import ProviderState
 from bot.store.models import Task
 
+NOT_EXIST = "NotExist"
+"""Tencent's status for a task that is gone (or never was); its error FailedOperation.TaskNotExist means the same."""
+NOT_FOUND = "not found (Get sees tasks of the last 72 h)"
+"""Volcengine Get of a task it does not know: never started, a typo, or started more than 72 hours ago."""
+_NOT_FOUND_CODES = {"volcengine": "InvalidParameter.ErrorActiveTaskNotFound", "tencent": "FailedOperation.TaskNotExist"}
+
 
 def canvas_of(task: Task) -> tuple[int, int] | None:
     if task.canvas_width and task.canvas_height:
@@ -41,7 +47,7 @@ async def read_state(deps: Deps, task: Task) -> ProviderState:
             reply = await _volcengine_get(deps, task)
             info = reply.result
             if info is None:
-                return ProviderState("not found (Get sees tasks of the last 72 h)", False, None, reply.request_id)
+                return ProviderState(NOT_FOUND, False, None, reply.request_id)
             state = info.status_text + (f" / {info.push_state_text}" if info.running else "")
             if info.stop_reason:
                 state += f" ({info.stop_reason})"
@@ -51,9 +57,12 @@ async def read_state(deps: Deps, task: Task) -> ProviderState:
         )
         status = treply.result.status or "unknown"
         return ProviderState(status, treply.result.exists, None, treply.request_id)
-    except (ProviderError, InvalidRequest) as exc:
-        request_id = exc.request_id if isinstance(exc, ProviderError) else None
-        return ProviderState("unavailable", None, None, request_id, describe_error(exc))
+    except ProviderError as exc:
+        if exc.code == _NOT_FOUND_CODES[task.provider]:
+            return ProviderState(NOT_EXIST if task.provider == "tencent" else NOT_FOUND, False, None, exc.request_id)
+        return ProviderState("unavailable", None, None, exc.request_id, describe_error(exc))
+    except InvalidRequest as exc:
+        return ProviderState("unavailable", None, None, None, describe_error(exc))
 
 
 async def _volcengine_get(deps: Deps, task: Task) -> ProviderReply[PushMixedStreamToCDNTaskInfo | None]:

@@ -53,6 +53,7 @@ class TaskAdded:
     task: TaskInfo
     baseline_source: str  # provider | given | none
     provider: ProviderState | None
+    warnings: tuple[str, ...] = ()  # registered, but something the admin should check (a task the provider did not find)
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,12 @@ from bot.providers.volcengine_models import GetPushMixedStreamToCDNTask
 from bot.services import audit
 from bot.services.deps import Actor, Deps
 from bot.services.describe import describe_changes
-from bot.services.errors import BadInput, InvalidChange, TaskExists, TaskNotFound
+from bot.services.errors import BadInput, InvalidChange, TaskExists, TaskNotFound, UnknownAtProvider
 from bot.services.permissions import Target, checker, require, require_somewhere, unknown_task
 from bot.services.policy import effective_policy
 from bot.services.provider_ops import (
+    NOT_EXIST,
+    NOT_FOUND,
     canvas_of,
     layout_mode,
     read_state,
@@ -136,7 +138,10 @@ async def open_request_id(session: AsyncSession, task_id: int) -> int | None:
     return await session.scalar(select(ChangeRequest.id).where(ChangeRequest.open_slot == task_id))
 
 
-async def add_task(deps: Deps, actor: Actor, spec: VolcengineTask | TencentTask) -> TaskAdded:
+async def add_task(deps: Deps, actor: Actor, spec: VolcengineTask | TencentTask, *, force: bool = False) -> TaskAdded:
+    """A Tencent task whose Describe answers NotExist is refused unless `force`: a typo in an id must not
+    go unnoticed. Volcengine's Get cannot tell a typo from a task started more than 72 h ago, so a task it
+    does not find is registered with a warning instead."""
     provider = "volcengine" if isinstance(spec, VolcengineTask) else "tencent"
     _check_common(spec.alias, spec.tags, spec.notify_channel)
     await require(deps, actor, "admin", Target(spec.alias, provider, spec.tags))
@@ -155,6 +160,7 @@ async def add_task(deps: Deps, actor: Actor, spec: VolcengineTask | TencentTask)
         created_at=now,
     )
     state: ProviderState | None
+    warnings: list[str] = []
     baseline: dict[str, Any] = {}
     source = "none"
     if isinstance(spec, VolcengineTask):
@@ -167,6 +173,12 @@ async def add_task(deps: Deps, actor: Actor, spec: VolcengineTask | TencentTask)
         task.app_id, task.room_id, task.business_id = spec.app_id, spec.room_id, spec.business_id
         task.sequence_number = spec.sequence_start
         state = await read_state(deps, task)
+        if state.state == NOT_FOUND:
+            warnings.append(
+                f"Get does not find TaskId {spec.task_id} in room {spec.room_id} of AppId {spec.app_id}; it only sees "
+                "tasks started in the last 72 hours, so an older task looks the same as a typo: check the ids. "
+                "Without the configuration in force a change can only be proposed once one is known"
+            )
         mode = layout_mode(state.in_force)
         if mode is not None and mode != 2:
             raise BadInput(
@@ -196,6 +208,14 @@ async def add_task(deps: Deps, actor: Actor, spec: VolcengineTask | TencentTask)
             raise InvalidChange(validation_problems(exc)) from None
         task.sdk_app_id, task.region, task.site = str(spec.sdk_app_id), region, site
         state = await read_state(deps, task)
+        if state.state == NOT_EXIST:
+            missing = (
+                f"Tencent says task {spec.task_id} of SdkAppId {spec.sdk_app_id} does not exist in {region} "
+                f"(DescribeStreamIngest: NotExist); check the ids and the region"
+            )
+            if not force:
+                raise UnknownAtProvider(missing)
+            warnings.append(f"{missing}; registered anyway")
         if spec.configuration:
             baseline, source = dict(spec.configuration), "given"
     if source != "none":
@@ -222,7 +242,9 @@ async def add_task(deps: Deps, actor: Actor, spec: VolcengineTask | TencentTask)
             )
     except IntegrityError:
         raise TaskExists(spec.alias) from None
-    return TaskAdded(task=task_info(task), baseline_source=source, provider=state)
+    if state is not None and state.error:
+        warnings.append(f"the provider could not be asked about the task: {state.error}")
+    return TaskAdded(task=task_info(task), baseline_source=source, provider=state, warnings=tuple(warnings))
 
 
 async def list_tasks(deps: Deps, actor: Actor) -> list[TaskInfo]:
@@ -273,7 +295,10 @@ async def remove_task(deps: Deps, actor: Actor, alias: str) -> TaskInfo:
         task = await load_task(session, actor.team_id, alias)
         open_id = await open_request_id(session, task.id)
         if open_id is not None:
-            raise BadInput(f"{alias} has an open change (request #{open_id}); cancel it or `/rtc unlock {alias}` first")
+            raise BadInput(
+                f"{alias} has an open change (request #{open_id}); cancel it or `/rtc unlock {alias}` first",
+                terminal=f"{alias} has an open change (request #{open_id}); it must be cancelled or finished in Slack first",
+            )
         info = task_info(task)
         await session.delete(task)
         audit.record(session, deps, actor, "task.remove", f"task:{alias}", task_alias=alias, before=info.identifiers)

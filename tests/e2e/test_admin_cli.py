@@ -197,8 +197,9 @@ def test_a_database_that_cannot_be_opened_never_adds_a_traceback(admin: Admin, t
 
 def test_task_add_list_show_remove_for_both_providers(upgraded: Admin, tencent_task_id: str) -> None:
     ids = ["finals", "app1", "room1", "finals-task"]
-    # A Tencent TaskId may start with '-' (the sandbox's always do): it goes after `--`.
-    tencent_ids = ["backup", str(SDK_APP_ID), "--", tencent_task_id]
+    # A Tencent TaskId may start with '-' (the sandbox's always do); it needs no `--` before it.
+    assert tencent_task_id.startswith("-")
+    tencent_ids = ["backup", str(SDK_APP_ID), tencent_task_id]
     volc, tencent = upgraded.runs(
         ("task", "add", *TEAM, "--tags", "live,main", "--channel", "C0NOTIFY", "volcengine", *ids),
         ("task", "add", *TEAM, "--region", "ap-singapore", "tencent", *tencent_ids),
@@ -231,8 +232,8 @@ def test_task_add_list_show_remove_for_both_providers(upgraded: Admin, tencent_t
     again, show_gone, listed = upgraded.runs(
         ("task", "remove", *TEAM, "backup"), ("task", "show", *TEAM, "backup"), ("task", "list", *TEAM)
     )
-    assert "no task called 'backup'" in one_line(again)
-    assert "no task called 'backup'" in one_line(show_gone)
+    for done in (again, show_gone):  # worded for the terminal: no `/rtc …` advice
+        assert one_line(done) == "error: no task called 'backup' in this team; `rtcops task list` lists them"
     assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["finals"]
 
 
@@ -259,6 +260,30 @@ def test_task_add_refusals(upgraded: Admin) -> None:
     for (args, words), done in zip(usage.items(), upgraded.runs(*usage), strict=True):
         assert words in click_error(done), args
     assert [line.split("\t")[0] for line in upgraded.ok("task", "list", *TEAM)] == ["finals"], "nothing half-added"
+
+
+def test_task_add_checks_the_task_with_the_provider(upgraded: Admin, tencent_task_id: str) -> None:
+    """A Tencent TaskId Describe does not know is refused (exit 1, one line) unless --force; a Volcengine
+    task Get does not find is registered with a warning, since Get only sees the last 72 hours."""
+    typo, forced, volc_unknown = upgraded.runs(
+        ("task", "add", *TEAM, "tencent", "typo", str(SDK_APP_ID), tencent_task_id + "x"),
+        ("task", "add", *TEAM, "tencent", "forced", str(SDK_APP_ID), tencent_task_id + "y", "--force"),
+        ("task", "add", *TEAM, "volcengine", "old", "app1", "room1", "started-last-week"),
+    )
+    line = one_line(typo)
+    assert line.startswith(f"error: Tencent says task {tencent_task_id}x of SdkAppId {SDK_APP_ID} does not exist")
+    assert line.endswith("; --force registers it anyway") and "/rtc" not in line
+    assert forced.returncode == 0 and forced.stdout.splitlines()[-1] == "provider: NotExist"
+    assert forced.stderr.startswith("warning: Tencent says task") and "registered anyway" in forced.stderr
+    assert volc_unknown.returncode == 0, volc_unknown.stderr
+    assert volc_unknown.stdout.splitlines() == [
+        "added old (volcengine), version 0, baseline none",
+        "provider: not found (Get sees tasks of the last 72 h)",
+    ]
+    [warning] = volc_unknown.stderr.splitlines()
+    assert warning.startswith("warning: Get does not find TaskId started-last-week in room room1 of AppId app1")
+    assert "last 72 hours" in warning
+    assert [line.split("\t")[0] for line in upgraded.ok("task", "list", *TEAM)] == ["forced", "old"]
 
 
 def test_task_add_without_provider_credentials_names_the_variable(upgraded: Admin) -> None:
@@ -293,10 +318,17 @@ def test_grant_revoke_grants_and_their_refusals(upgraded: Admin) -> None:
     assert [line.split("\t")[:2] for line in alice.stdout.splitlines()] == [["user U0ALICE01", "operator"]]
     assert other_team.returncode == 0 and other_team.stdout == ""
 
+    # the same role and scope again: one grant, with the new expiry, so one revoke takes it back
+    assert upgraded.ok("grant", *TEAM, "U0ALICE01", "operator", "task:finals", "--expires", "2098-01-01T00:00:00+00:00") == [
+        "granted operator on task:finals to user U0ALICE01"
+    ]
+    assert [line.split("\t")[:3] for line in upgraded.ok("grants", *TEAM, "U0ALICE01")] == [
+        ["user U0ALICE01", "operator", "task:finals until 2098-01-01T00:00:00+00:00"]
+    ]
     assert upgraded.ok("revoke", *TEAM, "U0ALICE01", "operator", "task:finals") == ["revoked 1 grant(s)"]
     # one refusal of each kind; the service tests cover every rule behind them
     refusals = {
-        ("revoke", "U0ALICE01", "operator", "task:finals"): "not found",
+        ("revoke", "U0ALICE01", "operator", "task:finals"): "an operator grant on task:finals for U0ALICE01 not found",
         ("grant", "alice", "viewer"): "not a Slack user or user group",
         ("grant", "U0ALICE01", "king"): "unknown role 'king'",
         ("grant", "U0ALICE01", "viewer", "task:nope"): "no task called 'nope'",
@@ -316,22 +348,32 @@ def test_grant_revoke_grants_and_their_refusals(upgraded: Admin) -> None:
 def test_audit_lists_every_admin_action_newest_first(upgraded: Admin) -> None:
     upgraded.ok("task", "add", *TEAM, "volcengine", "finals", "app1", "room1", "finals-task")
     upgraded.ok("grant", *TEAM, "U0ALICE01", "operator", "task:finals")
+    upgraded.ok("grant", *TEAM, "U0ALICE01", "operator", "task:finals", "--expires", "2099-01-31T18:00:00+00:00")
     upgraded.ok("revoke", *TEAM, "U0ALICE01", "operator", "task:finals")
     upgraded.ok("task", "remove", *TEAM, "finals")
-    everything, limited, not_a_number, other_team = upgraded.runs(
-        ("audit", *TEAM), ("audit", *TEAM, "--limit", "2"), ("audit", *TEAM, "--limit", "many"), ("audit", "--team", "T0OTHER")
-    )
+    everything, limited, not_a_number, zero, negative, other_team, one_task, no_task = upgraded.runs(
+        ("audit", *TEAM), ("audit", *TEAM, "--limit", "2"), ("audit", *TEAM, "--limit", "many"),
+        ("audit", *TEAM, "--limit", "0"), ("audit", *TEAM, "--limit", "-5"), ("audit", "--team", "T0OTHER"),
+        ("audit", *TEAM, "--task", "finals"), ("audit", *TEAM, "--task", "nope"),
+    )  # fmt: skip
     rows = [line.split("\t") for line in everything.stdout.splitlines()]
-    assert [(r[2], r[3], r[4]) for r in rows] == [
-        ("task.remove", "task:finals", "ok"),
-        ("revoke", "user:U0ALICE01", "ok"),
-        ("grant", "user:U0ALICE01", "ok"),
-        ("task.add", "task:finals", "ok"),
+    assert [(r[2], r[3], r[4], r[5]) for r in rows] == [
+        ("task.remove", "task:finals", "ok", ""),
+        ("revoke", "user:U0ALICE01", "ok", "operator on task:finals, was until 2099-01-31T18:00:00+00:00"),
+        ("grant.update", "user:U0ALICE01", "ok", "operator on task:finals: no expiry -> until 2099-01-31T18:00:00+00:00"),
+        ("grant", "user:U0ALICE01", "ok", "operator on task:finals, no expiry"),
+        ("task.add", "task:finals", "ok", ""),
     ]
     assert all(r[1].startswith("cli:") for r in rows), "the CLI acts as a named system actor"
     assert limited.stdout.splitlines() == everything.stdout.splitlines()[:2]
     assert "'--limit'" in click_error(not_a_number)
+    for done in (zero, negative):
+        error = click_error(done)
+        assert "'--limit'" in error and "1<=x<=1000" in error
     assert other_team.returncode == 0 and other_team.stdout == "", "another team's trail stays hidden"
+    assert other_team.stderr.strip() == "no audit events in this team"
+    assert one_task.stdout.splitlines() == everything.stdout.splitlines()
+    assert no_task.returncode == 0 and no_task.stdout == "" and no_task.stderr.strip() == "no audit events for task nope"
 
 
 def test_no_secret_in_any_admin_output(upgraded: Admin, providers_sandbox: Any) -> None:
