@@ -11,13 +11,15 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from bot.config import Settings
+    from bot.providers.registry import ProviderRegistry
     from bot.services.deps import Actor, Deps
 
 # The services, the store and the provider clients are imported inside the commands: `rtcops task --help`
@@ -42,9 +44,9 @@ def _run(team: str, work: Callable[[Deps, Actor], Awaitable[T]], *, providers: b
     async def main(engine: AsyncEngine) -> T:
         await schema.ensure_current(engine)
         settings = get_settings()
-        registry = _registry(settings) if providers else _NoProviders()
+        registry = _registry(settings) if providers else cast("ProviderRegistry", _NoProviders())
         try:
-            deps = Deps(session_factory(engine), registry, settings)  # type: ignore[arg-type]
+            deps = Deps(session_factory(engine), registry, settings)
             return await work(deps, Actor.cli(team, getpass.getuser()))
         except ServiceError as exc:
             click.echo(f"error: {exc.terminal}", err=True)
@@ -55,7 +57,7 @@ def _run(team: str, work: Callable[[Deps, Actor], Awaitable[T]], *, providers: b
     return run_with_engine(main)
 
 
-def _registry(settings: Any) -> Any:
+def _registry(settings: Settings) -> ProviderRegistry:
     from bot.providers.registry import ProviderRegistry
 
     return ProviderRegistry.from_settings(settings)

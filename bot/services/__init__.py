@@ -1,5 +1,6 @@
 """The use cases, as plain async functions: `fn(deps, actor, …) -> result dataclass`, or a typed
-`bot.services.errors.ServiceError` the Slack layer renders with `str(exc)`. Nothing here imports Slack.
+`bot.services.errors.ServiceError` the Slack layer renders with `str(exc)` (the admin CLI prints `exc.terminal`,
+worded without /rtc advice). Nothing here imports Slack.
 
 Wiring (once, at start-up)::
 
@@ -18,10 +19,12 @@ Modules and their functions:
 - Every function that takes an alias or a request id checks permission before it says anything about it:
   a missing alias is checked as `unknown_task(alias)` (only global and task:<alias> grants reach it), so
   someone without a role gets the same denial whether or not it exists (`tasks.load_authorized`).
-- tasks: `add_task(deps, actor, VolcengineTask|TencentTask) -> TaskAdded`, `list_tasks -> [TaskInfo]` (refuses
-  someone with no role at all), `visible_tasks -> [TaskInfo]` (never refuses),
+- tasks: `add_task(deps, actor, VolcengineTask|TencentTask, force=False) -> TaskAdded` (Tencent NotExist is
+  UnknownAtProvider unless force; `TaskAdded.warnings` lists what to check, e.g. Volcengine Get not finding it),
+  `list_tasks -> [TaskInfo]` (refuses someone with no role at all), `visible_tasks -> [TaskInfo]` (never refuses),
   `list_statuses -> [TaskStatus]`, `show_task(alias) -> TaskStatus` (provider state, drift), `remove_task(alias)`.
-- grants: `grant(deps, actor, subject, role, scope=None, expires_at=None) -> GrantInfo`,
+- grants: `grant(deps, actor, subject, role, scope=None, expires_at=None) -> GrantInfo` (the same subject, role
+  and scope again updates that grant's expiry),
   `revoke(deps, actor, subject, role, scope=None) -> int`, `list_grants(deps, actor, subject=None)`,
   `parse_subject("<@U1>"|"<!subteam^S1>"|"U1")`, `approvers_for(deps, actor, alias) -> [Subject]` (who else
   could approve a change on the task: users and groups, unexpired, plus RTCOPS_ADMIN_USERS).
@@ -31,7 +34,8 @@ Modules and their functions:
   `propose_patch(deps, actor, alias, patch)`, `propose_rollback(deps, actor, alias, version)`
   -> ChangeResult (state "pending" if it needs approval, else "approved": call `apply` next);
   `approve(deps, actor, request_id, expected_hash=None)`, `reject(…, reason=None)`, `cancel(…)`,
-  `apply(deps, actor, request_id) -> ChangeResult` (state applied/failed/unknown, RequestId or error code),
+  `apply(deps, actor, request_id) -> ChangeResult` (state applied/failed/unknown, RequestId or error code; after
+  a timeout it may stay "applying" until the recovery sweep settles and reports it),
   `get_request`, `history(deps, actor, alias) -> History`, `unlock(deps, actor, alias)`,
   `set_policy(deps, actor, alias, kind, needs_approval)`, `pending_for_approver(deps, actor)`,
   `my_open_requests(deps, actor)`, `recent_changes(deps, actor, limit=10) -> [ChangeSummary]`,
