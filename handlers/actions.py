@@ -115,7 +115,12 @@ async def report_recovered(deps: Deps, client: AsyncWebClient, outcomes: list[Re
         thread = thread_of(done)
         try:
             if thread is not None:
-                await _say(client, thread, f":rotating_light: rtcops restarted while applying this change: {outcome.detail}.")
+                await _say(
+                    client,
+                    thread,
+                    ":rotating_light: The provider's answer to this change never reached rtcops (a restart, or an answer "
+                    f"lost on the way), so rtcops checked what is in force: {outcome.detail}.",
+                )
             await report_outcome(deps, client, thread, done, done.link)
         except Exception as exc:  # start-up goes on: the verdict is in the store and the log already
             reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__

@@ -182,6 +182,11 @@ def _outcome(change: ChangeResult) -> str:
         )
     if change.state == "unknown":
         return ":grey_question: *Outcome unknown*: check `/rtc status " + change.alias + "` before proposing again"
+    if change.state == "applying" and change.error_code:
+        return (
+            f":hourglass_flowing_sand: *No answer yet* (`{change.error_code}`): the provider may still apply it. "
+            f"rtcops checks what is in force and posts the outcome here; {change.alias} stays locked until then"
+        )
     return _STATE_WORDS.get(change.state, change.state)
 
 

@@ -51,6 +51,8 @@ async def run(
             )
             if added.provider is not None and added.provider.error:
                 text += f"\n:warning: provider: {added.provider.error}"
+            for warning in added.warnings:
+                text += f"\n:warning: {warning}"
             await _reply(respond, blocks.text_reply(text), text)
         case grammar.RemoveTask(alias):
             info = await tasks.remove_task(deps, actor, alias)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from bot.config import Settings
 
 log = logging.getLogger("rtcops.serve")
+SHUTDOWN_DRAIN_SECONDS = 30.0
 _NOISY = ("slack_sdk", "slack_bolt", "httpx", "httpcore", "aiohttp")
 """Libraries whose DEBUG output can carry request headers; they never log below INFO."""
 
@@ -48,6 +49,7 @@ class Started:
     app: Any  # the Bolt AsyncApp
     deps: Any  # bot.services.deps.Deps
     engine: Any  # the store's AsyncEngine, disposed by whoever started it
+    backlog: Any  # handlers.backlog.Backlog: work acknowledged but not yet done, drained on shutdown
 
 
 async def _open(settings: Settings) -> tuple[Any, Any, list[Any]]:
@@ -84,11 +86,13 @@ async def start(settings: Settings, *, socket_mode: bool = False) -> Started:
     Raises SchemaNotCurrent or UnsupportedDatabase."""
     from handlers import build_app
     from handlers.actions import report_recovered
+    from handlers.backlog import Backlog
 
     deps, engine, recovered = await _open(settings)
-    app = build_app(settings, deps, socket_mode=socket_mode)
+    backlog = Backlog()
+    app = build_app(settings, deps, socket_mode=socket_mode, backlog=backlog)
     await report_recovered(deps, app.client, recovered)
-    return Started(app, deps, engine)
+    return Started(app, deps, engine, backlog)
 
 
 async def _run(settings: Settings, host: str, port: int, socket_mode: bool) -> None:
@@ -116,6 +120,11 @@ async def _run(settings: Settings, host: str, port: int, socket_mode: bool) -> N
             await _serve_http(app, deps, host, port)
     finally:
         sweeper.cancel()
+        # Acknowledged work finishes before the store and clients close: a user who saw the ack gets an answer.
+        try:
+            await asyncio.wait_for(started.backlog.drain(), SHUTDOWN_DRAIN_SECONDS)
+        except TimeoutError:
+            log.error("stopped with acknowledged work unfinished; requests still applying are settled by the next sweep")
         await deps.providers.aclose()
         await engine.dispose()
 

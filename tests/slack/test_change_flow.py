@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 from slack_support import (
+    APP_ID,
     NOTIFY_CHANNEL,
     REQUEST_CHANNEL,
+    ROOM_ID,
     SDK_APP_ID,
     U1,
     U2,
@@ -89,3 +91,11 @@ async def test_ingest_volume_and_pause_apply_at_once_with_status(env: Env) -> No
     await env.command(U1, "status lobby")
     status = await ephemeral_from(env, U1, "provider says")
     assert "InProgress" in status
+
+
+async def test_registration_warnings_reach_the_admin(env: Env) -> None:
+    """Volcengine's Get sees only tasks of the last 72 hours: a task it cannot find is registered, with a warning."""
+    response = await env.command("UADMIN", f"task add volcengine old {APP_ID} {ROOM_ID} no-such-task canvas=1280x720")
+    assert response.status_code == 200
+    reply = await ephemeral_from(env, "UADMIN", "registered")
+    assert "last 72 hours" in reply and "no-such-task" in reply

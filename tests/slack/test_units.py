@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from bot.sandbox import slack_api
 from bot.sandbox.serve import serve_in_loop
 from bot.sandbox.slack_api import FakeSlack, check_blocks, check_view
+from bot.services.results import ChangeResult
 from handlers import blocks, grammar
 from handlers.backlog import Backlog
 from handlers.grammar import UsageError, parse
@@ -198,3 +201,15 @@ async def test_backlog_work_is_not_starved_by_a_steady_stream_and_runs_a_few_at_
         release.set()
         await backlog.drain()
     assert most == 2 and running == 0
+
+
+def test_an_apply_without_an_answer_says_the_outcome_will_follow() -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    waiting = ChangeResult(
+        request_id=7, alias="finals", provider="volcengine", kind="layout", state="applying", summary="layout pip",
+        requester="U1", team_id="T1", needs_approval=True, touched=["layout"], diff_lines=[], drift_lines=[],
+        baseline_source="provider", payload_hash="h", base_version=1, created_at=now, expires_at=now, desired={},
+        baseline={}, error_code="Timeout",
+    )  # fmt: skip
+    text = json.dumps(blocks.thread_outcome(waiting))
+    assert "No answer yet" in text and "Timeout" in text and "finals stays locked" in text
