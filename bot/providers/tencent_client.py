@@ -6,10 +6,8 @@ allows (Volume range, China-only fields); the region is per call, as tasks live 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -17,9 +15,9 @@ from pydantic import BaseModel, ValidationError
 
 from bot.providers.envelope import parse_envelope
 from bot.providers.errors import InvalidRequest, Provider, ProviderError, validation_problems
-from bot.providers.pacing import Pacer, pace_key
+from bot.providers.pacing import Pacer
 from bot.providers.reply import ProviderReply
-from bot.providers.retry import RetryPolicy, transport_failure
+from bot.providers.retry import RetryPolicy
 from bot.providers.signing_tencent import TencentCredentials, sign_tencent
 from bot.providers.tencent_models import (
     API_VERSION,
@@ -34,6 +32,7 @@ from bot.providers.tencent_models import (
     UpdateStreamIngest,
     check_region,
 )
+from bot.providers.transport import ProviderClientBase, encode_body
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -41,7 +40,9 @@ PROVIDER: Provider = "tencent"
 TASK_FINISHED = "FailedOperation.TaskFinished"
 
 
-class TencentClient:
+class TencentClient(ProviderClientBase):
+    provider = PROVIDER
+
     def __init__(
         self,
         endpoint: str,
@@ -56,16 +57,12 @@ class TencentClient:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.endpoint = endpoint.rstrip("/")
+        super().__init__(endpoint, credentials.secret_id, pacer, retry, timeout, transport)
         self.site: Site = site
         self.default_region = default_region
         self._credentials = credentials
-        self._pacer = pacer
-        self._retry = retry
         self._language = language
         self._clock = clock
-        self._host = httpx.URL(self.endpoint).netloc.decode("ascii")
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
 
     async def update_stream_ingest(
         self, body: UpdateStreamIngest | Mapping[str, Any], *, region: str | None = None
@@ -120,12 +117,10 @@ class TencentClient:
     ) -> ProviderReply[R]:
         region = region or self.default_region
         body = self._validated(model, data, action, region).model_dump(by_alias=True, exclude_none=True, mode="json")
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        key = pace_key(PROVIDER, self._credentials.secret_id, action)
+        content = encode_body(body)
 
-        async def attempt() -> ProviderReply[R]:
-            await self._pacer.acquire(key)
-            headers = sign_tencent(
+        def sign() -> dict[str, str]:
+            return sign_tencent(
                 host=self._host,
                 body=content,
                 credentials=self._credentials,
@@ -136,23 +131,10 @@ class TencentClient:
                 service=SERVICE,
                 language=self._language,
             )
-            headers["Host"] = self._host
-            try:
-                response = await self._http.post(self.endpoint + "/", content=content, headers=headers)
-            except httpx.TransportError as exc:
-                raise transport_failure(PROVIDER, action, exc) from None
-            return parse_response(action, response.status_code, response.content, parse)
 
-        return await self._retry.run(attempt)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> TencentClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.aclose()
+        return await self._exchange(
+            action, "POST", self.endpoint + "/", content, sign, lambda status, raw: parse_response(action, status, raw, parse)
+        )
 
 
 def parse_response(action: str, status: int, raw: bytes, parse: Callable[[Any], R]) -> ProviderReply[R]:

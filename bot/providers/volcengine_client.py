@@ -6,11 +6,9 @@ signature; each retry attempt is paced and signed afresh so a stale X-Date canno
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -18,10 +16,11 @@ from pydantic import BaseModel, ValidationError
 
 from bot.providers.envelope import parse_envelope
 from bot.providers.errors import InvalidRequest, Provider, validation_problems
-from bot.providers.pacing import Pacer, pace_key
+from bot.providers.pacing import Pacer
 from bot.providers.reply import ProviderReply
-from bot.providers.retry import RetryPolicy, transport_failure
+from bot.providers.retry import RetryPolicy
 from bot.providers.signing_volcengine import VolcengineCredentials, canonical_query, sign_volcengine
+from bot.providers.transport import ProviderClientBase, encode_body
 from bot.providers.volcengine_models import (
     API_VERSION,
     SERVICE,
@@ -48,11 +47,9 @@ def _validated(model: type[M], data: M | Mapping[str, Any], context: Mapping[str
         raise InvalidRequest(validation_problems(exc)) from None
 
 
-def encode_body(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+class VolcengineClient(ProviderClientBase):
+    provider = PROVIDER
 
-
-class VolcengineClient:
     def __init__(
         self,
         endpoint: str,
@@ -65,14 +62,10 @@ class VolcengineClient:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.endpoint = endpoint.rstrip("/")
+        super().__init__(endpoint, credentials.access_key, pacer, retry, timeout, transport)
         self.region = region
         self._credentials = credentials
-        self._pacer = pacer
-        self._retry = retry
         self._clock = clock
-        self._host = httpx.URL(self.endpoint).netloc.decode("ascii")
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
 
     async def update_push_mixed_stream_to_cdn(
         self, body: UpdatePushMixedStreamToCDN | Mapping[str, Any], *, context: Mapping[str, Any] | None = None
@@ -106,12 +99,9 @@ class VolcengineClient:
     ) -> ProviderReply[R]:
         content = encode_body(body) if body is not None else b""
         query = {**params, "Action": action, "Version": API_VERSION}
-        url = f"{self.endpoint}/?{canonical_query(query)}"
-        key = pace_key(PROVIDER, self._credentials.access_key, action)
+        content_type = JSON if method == "POST" else None
 
-        async def attempt() -> ProviderReply[R]:
-            await self._pacer.acquire(key)
-            content_type = JSON if method == "POST" else None
+        def sign() -> dict[str, str]:
             headers = sign_volcengine(
                 method=method,
                 host=self._host,
@@ -123,25 +113,14 @@ class VolcengineClient:
                 content_type=content_type,
                 service=SERVICE,
             )
-            headers["Host"] = self._host
             if content_type:
                 headers["Content-Type"] = content_type
-            try:
-                response = await self._http.request(method, url, content=content, headers=headers)
-            except httpx.TransportError as exc:
-                raise transport_failure(PROVIDER, action, exc) from None
-            return parse_response(action, response.status_code, response.content, parse)
+            return headers
 
-        return await self._retry.run(attempt)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> VolcengineClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.aclose()
+        url = f"{self.endpoint}/?{canonical_query(query)}"
+        return await self._exchange(
+            action, method, url, content, sign, lambda status, raw: parse_response(action, status, raw, parse)
+        )
 
 
 def _ok(result: Any) -> str:
