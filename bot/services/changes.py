@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -464,16 +464,7 @@ async def approve(deps: Deps, actor: Actor, request_id: int, *, expected_hash: s
             .execution_options(synchronize_session=False)
         )
         if _rowcount(result) == 1:
-            session.add(
-                Approval(
-                    change_request_id=req.id,
-                    team_id=actor.team_id,
-                    user_id=actor.user_id,
-                    decision="approve",
-                    payload_hash=req.payload_hash,
-                    at=now,
-                )
-            )
+            session.add(_decision(req, actor, "approve", now))
             audit.record(
                 session,
                 deps,
@@ -488,6 +479,18 @@ async def approve(deps: Deps, actor: Actor, request_id: int, *, expected_hash: s
         raise await _moved_away(deps, actor, request_id, "approved")
     req.state, req.decided_by, req.decided_at = "approved", actor.user_id, now
     return _result(req, task)
+
+
+def _decision(req: ChangeRequest, actor: Actor, decision: str, now: datetime) -> Approval:
+    """An approver's verdict, tied to the payload hash they were shown."""
+    return Approval(
+        change_request_id=req.id,
+        team_id=actor.team_id,
+        user_id=actor.user_id,
+        decision=decision,
+        payload_hash=req.payload_hash,
+        at=now,
+    )
 
 
 async def _task_moved(deps: Deps, req: ChangeRequest, task: Task) -> str | None:
@@ -523,16 +526,7 @@ async def reject(deps: Deps, actor: Actor, request_id: int, reason: str | None =
     ):
         raise await _moved_away(deps, actor, request_id, "rejected")
     async with deps.sessions.begin() as session:
-        session.add(
-            Approval(
-                change_request_id=req.id,
-                team_id=actor.team_id,
-                user_id=actor.user_id,
-                decision="reject",
-                payload_hash=req.payload_hash,
-                at=now,
-            )
-        )
+        session.add(_decision(req, actor, "reject", now))
     return _result(req, task)
 
 
