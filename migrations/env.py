@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from bot.store.models import Base
+from bot.store.schema import modelled
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +20,7 @@ def run_with(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        include_object=modelled,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

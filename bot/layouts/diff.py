@@ -182,8 +182,11 @@ def _layout_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Chang
     still_mixed = _stream_names(after)
     for key, region in old_regions.items():
         if key not in new_regions:
-            changes.append(Change(region.name, "removed from the picture, still mixed (audio only)" if region.name in still_mixed
-                                  else "removed"))
+            changes.append(
+                Change(
+                    region.name, "removed from the picture, still mixed (audio only)" if region.name in still_mixed else "removed"
+                )
+            )
     for key, region in new_regions.items():
         if key not in old_regions:
             size = _px(_size(region.box, new_size))
@@ -258,8 +261,12 @@ _SPATIAL: dict[str, tuple[str, Any]] = {
     "AudienceSpatialPosition": ("audience position", [0, 0, 0]),
     "AudienceSpatialOrientation": ("audience orientation", None),
 }
-_CONTROL = {"MediaType": "mixed media", "FrameInterpolationMode": "frame interpolation", "MaxIdleTime": "max idle time",
-            "PushStreamMode": "push mode"}
+_CONTROL = {
+    "MediaType": "mixed media",
+    "FrameInterpolationMode": "frame interpolation",
+    "MaxIdleTime": "max idle time",
+    "PushStreamMode": "push mode",
+}
 
 
 def _control_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
@@ -287,3 +294,27 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> LayoutDiff:
         *_control_changes(before, after),
     ]
     return LayoutDiff(tuple(changes))
+
+
+def summary(config: dict[str, Any], canvas: tuple[int, int] | None = None) -> list[str]:
+    """A configuration in force, in the words of the diff, for /rtc status: the canvas, each stream and where
+    it is shown, and the encoder, one line each (the full JSON is there on request)."""
+    size = geo.canvas_size(config, canvas)
+    section = geo.canvas_section(config)
+    lines = [f"canvas {_px(size)}, background {_show(section.get('Background', '#000000'))}"]
+    if section.get("BackgroundImage"):
+        lines[0] += ", with a background image"
+    streams = geo.stream_list(config)
+    shown = {r.stream_index for r in geo.placed_regions(config)}
+    for region in sorted(geo.placed_regions(config), key=lambda r: (-r.z_order, r.position)):
+        lines.append(f"{region.name}: {geo.describe(region.box)}, {_px(_size(region.box, size))} px, z-order {region.z_order}")
+    hidden = [s for s in streams if s.get("Index") not in shown]
+    if hidden:
+        lines.append("mixed but not shown: " + ", ".join(str(s.get("UserId", "?")) for s in hidden))
+    if not streams:
+        lines.append("streams: every stream in the room (no list)")
+    encode = _section(config, "Encode")
+    parts = [f"{label} {fmt(encode.get(field, default))}" for field, (label, fmt, default) in _ENCODE.items() if field in encode]
+    if parts:
+        lines.append("encoder: " + ", ".join(parts))
+    return lines

@@ -23,6 +23,10 @@ class ProviderError(Exception):
     request_id: str | None = None
     http_status: int | None = None
     retryable: bool = False
+    may_have_acted: bool = False
+    """This answer, or an earlier attempt of the same call, leaves open whether the provider acted (a
+    timeout, a lost connection, a 5xx after sending). Set by the retry loop, read by the targets: such a
+    failure is never reported as "nothing changed"."""
 
     def __post_init__(self) -> None:
         super().__init__(str(self))

@@ -2,21 +2,32 @@
 
 Lazy so that a bot configured for one provider runs without the other's credentials: a missing variable is
 reported (MissingSetting, naming it) only when that provider is first used. One pacer is shared by all
-clients, since its keys already carry provider, account and action.
+clients, since its keys already carry provider, account and action; with RTCOPS_REDIS_URL it is the pacer shared
+across replicas, whose state `pacer_health()` reports.
 """
 
 from __future__ import annotations
 
 import httpx
 
-from bot.config import Settings
-from bot.providers.pacing import LocalPacer, Pacer
+from bot.config import MissingSetting, Settings
+from bot.providers.errors import ProviderError
+from bot.providers.pacing import LanePacer, LocalPacer, ManagedPacer, Pacer, settings_rates
 from bot.providers.retry import RetryPolicy
 from bot.providers.signing_tencent import TencentCredentials
 from bot.providers.signing_volcengine import VolcengineCredentials
 from bot.providers.tencent_client import TencentClient
 from bot.providers.tencent_models import HOSTS, Site
 from bot.providers.volcengine_client import VolcengineClient
+
+PROBE_ID = "rtcops-readyz-probe"
+PROBE_SDK_APP_ID = 1400000000
+AUTH_REFUSED = (
+    "AuthFailure", "UnauthorizedOperation", "InvalidAccessKey", "SignatureDoesNotMatch", "MissingSignature",
+    "MissingAuthenticationToken", "InvalidSecretToken", "InvalidAuthorization", "AccessDenied",
+)  # fmt: skip
+"""Codes (prefixes) by which Volcengine and Tencent Cloud refuse a caller's credentials or signature."""
+NO_ANSWER = frozenset({"Timeout", "ConnectionFailed", "NetworkError", "MalformedResponse"})
 
 
 def _secret_or_none(settings: Settings, field: str) -> str | None:
@@ -34,7 +45,11 @@ class ProviderRegistry:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._settings = settings
-        self._pacer = pacer or LocalPacer.from_settings(settings)
+        # A pacer passed in belongs to the caller, who closes it; the one built here is closed by aclose().
+        self._owned_pacer: ManagedPacer | None = None
+        if pacer is None:
+            pacer = self._owned_pacer = pacer_from_settings(settings)
+        self._pacer: Pacer = pacer
         self._retry = retry or RetryPolicy.from_settings(settings)
         self._transport = transport
         self._volcengine: VolcengineClient | None = None
@@ -87,6 +102,46 @@ class ProviderRegistry:
             )
         return client
 
+    def lane(self, name: str) -> ProviderRegistry:
+        """Clients of their own whose calls are paced in lane `name` of this registry's pacer (see
+        `bot.providers.pacing.settings_rates`): the watcher polls through one, so its reads use their share of
+        each limit and never the share kept for changes. Close it with `aclose`; the pacer stays this one's."""
+        return ProviderRegistry(self._settings, pacer=LanePacer(self._pacer, name), retry=self._retry, transport=self._transport)
+
+    def configured(self) -> list[str]:
+        """The providers whose credentials are set (the others are never called)."""
+        s = self._settings
+        found = []
+        if s.volc_accesskey and _secret_or_none(s, "volc_secretkey"):
+            found.append("volcengine")
+        if s.tencentcloud_secret_id and _secret_or_none(s, "tencentcloud_secret_key"):
+            found.append("tencent")
+        return found
+
+    async def credentials_problem(self, provider: str) -> str | None:
+        """One signed read of a task that cannot exist (/readyz): None when the answer got past the provider's
+        authentication (found or not, it proves the credentials), else one line with the provider's code."""
+        try:
+            if provider == "volcengine":
+                await self.volcengine.get_push_mixed_stream_to_cdn_task(
+                    {"AppId": PROBE_ID, "RoomId": PROBE_ID, "TaskId": PROBE_ID}
+                )
+            else:
+                await self.tencent().describe_stream_ingest({"SdkAppId": PROBE_SDK_APP_ID, "TaskId": PROBE_ID})
+        except MissingSetting as exc:
+            return str(exc)
+        except ProviderError as exc:
+            if exc.http_status in (401, 403) or exc.code.startswith(AUTH_REFUSED):
+                return f"credentials refused ({exc.code})"
+            if exc.code in NO_ANSWER or (exc.http_status or 0) >= 500:
+                return f"no usable answer ({exc.code})"
+        return None
+
+    def pacer_health(self) -> str | None:
+        """None when pacing works as configured; otherwise one line for /readyz (e.g. the shared pacer fell back
+        to a local share because Redis is unreachable). Calls keep being paced either way."""
+        return self._pacer.health() if isinstance(self._pacer, ManagedPacer) else None
+
     async def aclose(self) -> None:
         clients: list[VolcengineClient | TencentClient] = [*self._tencent.values()]
         if self._volcengine is not None:
@@ -94,3 +149,15 @@ class ProviderRegistry:
         self._volcengine, self._tencent = None, {}
         for client in clients:
             await client.aclose()
+        if self._owned_pacer is not None:
+            await self._owned_pacer.aclose()  # it starts again if the registry is used after this
+
+
+def pacer_from_settings(settings: Settings) -> ManagedPacer:
+    """The shared pacer when RTCOPS_REDIS_URL is set, else the local one. Redis and throttled-py are imported only
+    then, so commands that never pace across replicas do not pay for them."""
+    if settings.redis_url is None or not settings.redis_url.get_secret_value():
+        return LocalPacer.from_settings(settings)
+    from bot.providers.shared_pacing import RedisPacer
+
+    return RedisPacer(settings.redis_url.get_secret_value(), settings_rates(settings))

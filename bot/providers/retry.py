@@ -68,6 +68,17 @@ def _transient(provider: str, code: str, http_status: int | None) -> bool:
     return http_status is not None and http_status >= 500
 
 
+def may_have_acted(provider: str, code: str, http_status: int | None) -> bool:
+    """Whether a failed attempt leaves open that the provider carried the request out: a timeout, a broken
+    connection, a garbled answer or a server error, unless the error proves the request was turned away
+    before any work (a rate limit, a "temporarily unavailable")."""
+    if code in (TIMEOUT, NETWORK_ERROR, MALFORMED):
+        return True
+    if code in _REFUSED_BEFORE_WORK or code == CONNECT_FAILED or _rate_limited(provider, code):
+        return False
+    return _transient(provider, code, http_status)
+
+
 def is_retryable(provider: str, action: str, code: str, http_status: int | None) -> bool:
     """Decided once, when the ProviderError is built; `RetryPolicy` only reads the flag."""
     if code == CONNECT_FAILED or code in CLOCK_SKEW_CODES or _rate_limited(provider, code):
@@ -96,10 +107,15 @@ class RetryPolicy:
     async def run(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Call `attempt` (which must build, sign and send afresh) until it succeeds or a limit is hit."""
         skew_retries = 0
+        uncertain = False
 
         def should_retry(exc: BaseException) -> bool:
-            nonlocal skew_retries
-            if not isinstance(exc, ProviderError) or not exc.retryable:
+            nonlocal skew_retries, uncertain
+            if not isinstance(exc, ProviderError):
+                return False
+            uncertain = uncertain or may_have_acted(exc.provider, exc.code, exc.http_status)
+            exc.may_have_acted = uncertain
+            if not exc.retryable:
                 return False
             if exc.code in CLOCK_SKEW_CODES:
                 skew_retries += 1

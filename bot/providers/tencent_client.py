@@ -95,7 +95,7 @@ class TencentClient(ProviderClientBase):
         """Always (re)validated with this client's site, so a body checked for China cannot reach intl."""
         problems: list[str] = []
         try:
-            check_region(region, action)
+            check_region(region, action, self.site)
         except ValueError as exc:
             problems.append(f"Region: {exc}")
         raw = data.model_dump(by_alias=True, exclude_none=True, mode="json") if isinstance(data, BaseModel) else data

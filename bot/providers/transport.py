@@ -5,18 +5,22 @@ policy around the whole attempt. The clients add only their signing scheme and e
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 
-from bot.providers.errors import Provider
+from bot import logs, metrics
+from bot.providers.errors import Provider, ProviderError
 from bot.providers.pacing import Pacer, pace_key
 from bot.providers.reply import ProviderReply
 from bot.providers.retry import RetryPolicy, transport_failure
 
 R = TypeVar("R")
+log = logging.getLogger("rtcops.providers")
 
 
 def encode_body(body: Mapping[str, Any]) -> bytes:
@@ -56,14 +60,33 @@ class ProviderClientBase:
         key = pace_key(self.provider, self._account, action)
 
         async def attempt() -> ProviderReply[R]:
+            waited = time.perf_counter()
             await self._pacer.acquire(key)
+            started = time.perf_counter()
+            metrics.PACING_WAIT_SECONDS.labels(self.provider, action).observe(started - waited)
             headers = sign()
             headers["Host"] = self._host
+            code, request_id = "OK", None
             try:
-                response = await self._http.request(method, url, content=content, headers=headers)
-            except httpx.TransportError as exc:
-                raise transport_failure(self.provider, action, exc) from None
-            return parse(response.status_code, response.content)
+                try:
+                    response = await self._http.request(method, url, content=content, headers=headers)
+                except httpx.TransportError as exc:
+                    raise transport_failure(self.provider, action, exc) from None
+                reply = parse(response.status_code, response.content)
+                request_id = reply.request_id
+                return reply
+            except ProviderError as exc:
+                code, request_id = exc.code, exc.request_id
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                metrics.PROVIDER_CALLS.labels(self.provider, action, code[:64]).inc()
+                metrics.PROVIDER_CALL_SECONDS.labels(self.provider, action).observe(elapsed)
+                logs.bind(provider_request_id=request_id)
+                log.debug(
+                    "provider call %s %s: %s in %.0f ms", self.provider, action, code, elapsed * 1000,
+                    extra={"provider": self.provider, "provider_action": action, "code": code},
+                )
 
         return await self._retry.run(attempt)
 

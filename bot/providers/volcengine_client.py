@@ -124,9 +124,11 @@ class VolcengineClient(ProviderClientBase):
 
 
 def _ok(result: Any) -> str:
-    if not isinstance(result, str):
-        raise ValueError(f'expected Result "ok", got {type(result).__name__}')
-    return result
+    """The action answers Result "ok" on success and an empty one on failure (API page, 返回调用结果), so any
+    other answer without an Error is not a success to report."""
+    if result != "ok":
+        raise ValueError(f'expected Result "ok", got {result!r}')
+    return "ok"
 
 
 def parse_response(action: str, status: int, raw: bytes, parse: Callable[[Any], R]) -> ProviderReply[R]:

@@ -4,29 +4,40 @@ The service silently replaces an out-of-range optional value with its default an
 field an Update leaves out (providers.md §1.1). A live stream that quietly changes is the worst outcome,
 so these models refuse, before anything is sent, every value the service would reject or reset.
 
-Validation context (optional, passed by the services layer):
+Validation context of an Update (optional; the services layer and `rtcops provider volcengine update` pass it,
+`PushMixedStreamToCDNTaskInfo.update_context()` builds it from what Get reports):
 - ``canvas``: ``(width, height)`` the task was started with; an Update that names another size is refused
   because the service would ignore it.
-- ``audio_profile``: the AudioProfile the task was started with, which caps AudioBitrate.
+- ``audio_profile``: the AudioProfile the task was started with, which caps AudioBitrate and, for HE-AAC v2,
+  rules out mono.
+- ``configuration``: the task's configuration in force (Get's TargetStreams and Layout, provider JSON). A
+  partial body that sends streams without regions, or regions without streams, is checked against it.
+- ``layout_mode``: the task's LayoutMode; Update works only on custom-layout (2) tasks.
+
+The field list the models follow is transcribed, with its origin, in tests/fixtures/volcengine_rtc_2020-12-01.json
+(from the Go SDK's service/rtc/v20201201/model.go); tests walk it field by field.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ValidationInfo, model_validator
 
 from bot.providers.fields import (
+    INT32_MAX,
     REQUEST_CONFIG,
     RESPONSE_CONFIG,
     Color,
     EvenSize,
     ImageUrl,
+    ImageUrl1024Chars,
     Int32,
+    PlainText,
     Position,
     Share,
     Spatial3,
-    Url1024,
     VolcId,
     in_range,
     one_of,
@@ -47,11 +58,14 @@ RegionMediaType = Annotated[int, AfterValidator(one_of((0, 1, 2), "0 audio+video
 ZeroOne = Annotated[int, AfterValidator(one_of((0, 1)))]
 StreamType = Annotated[int, AfterValidator(one_of((0, 1), "0 camera/mic, 1 screen"))]
 LayoutMode = Annotated[int, AfterValidator(one_of((0, 1, 2, 3), "0 adaptive, 1 vertical, 2 custom, 3 side-by-side"))]
-Index = Annotated[int, AfterValidator(in_range(0, 2**31 - 1))]
+Index = Int32
+"""Stream.Index and Region.StreamIndex: int32 in the API; negatives refused (fields._int32_not_negative)."""
 RtmpUrl = Annotated[str, AfterValidator(url_with_scheme(("rtmp",)))]
 
 AUDIO_BITRATE_CAP = {0: 192, 1: 128, 2: 64}
-"""HE-v1 allows 64 Kbps mono and 128 stereo; HE-v2 allows 64 (providers.md §1.2)."""
+"""Above these the service encodes at the cap instead (Go SDK, Encode.AudioBitrate): LC 192, HE-AAC v1 128
+stereo (64 mono), HE-AAC v2 64. A refusal here is kinder than a bitrate that quietly differs."""
+PROFILE_NAMES = {0: "LC", 1: "HE-v1", 2: "HE-v2"}
 
 
 class Stream(BaseModel):
@@ -109,7 +123,7 @@ class Region(BaseModel):
     alpha: Share | None = None
     render_mode: RenderMode | None = None
     media_type: RegionMediaType | None = None
-    alternate_image: Url1024 | None = None
+    alternate_image: ImageUrl1024Chars | None = None
     alternate_image_fill_mode: ZeroOne | None = None
     corner_radius: Share | None = None
     source_crop: SourceCrop | None = None
@@ -148,7 +162,9 @@ class Encode(BaseModel):
     video_width: EvenSize | None = None
     video_height: EvenSize | None = None
     video_fps: Annotated[int, AfterValidator(in_range(1, 60))] | None = None
-    video_bitrate: Annotated[int, AfterValidator(in_range(0, 10000, unit="Kbps (0 = adaptive)"))] | None = None
+    video_bitrate: Annotated[int, AfterValidator(in_range(1, 10000, unit="Kbps (leave it out for adaptive)"))] | None = None
+    """[1, 10000] in 2020-12-01 (Go SDK); 0 is outside it and would be reset to the default, adaptive: leaving the
+    field out says the same thing without relying on a silent reset."""
     video_codec: Annotated[int, AfterValidator(one_of((0, 1), "0 H.264, 1 ByteVC1"))] | None = None
     video_gop: Annotated[int, AfterValidator(in_range(1, 5, unit="seconds"))] | None = None
     audio_codec: Annotated[int, AfterValidator(one_of((0,), "0 AAC"))] | None = None
@@ -158,18 +174,21 @@ class Encode(BaseModel):
     audio_channels: Annotated[int, AfterValidator(one_of((1, 2)))] | None = None
 
     @model_validator(mode="after")
-    def _bitrate_fits_profile(self, info: ValidationInfo) -> Encode:
+    def _audio_fits_profile(self, info: ValidationInfo) -> Encode:
         context = info.context or {}
         profile = self.audio_profile if self.audio_profile is not None else context.get("audio_profile", 0)
+        if profile == 2 and self.audio_channels == 1:
+            # Go SDK, Encode.AudioProfile: "取 2 时，只支持输出流音频声道数为双声道" (HE-AAC v2 is stereo only).
+            raise ValueError("AudioChannels must be 2 with AudioProfile HE-v2 (HE-AAC v2 carries stereo only), got 1")
         if self.audio_bitrate is None or profile not in AUDIO_BITRATE_CAP:
             return self
         cap = AUDIO_BITRATE_CAP[profile]
         if profile == 1 and (self.audio_channels or 2) == 1:
             cap = 64
         if self.audio_bitrate > cap:
-            names = {0: "LC", 1: "HE-v1", 2: "HE-v2"}
             raise ValueError(
-                f"AudioBitrate must be at most {cap} Kbps with AudioProfile {names[profile]}, got {self.audio_bitrate}"
+                f"AudioBitrate must be at most {cap} Kbps with AudioProfile {PROFILE_NAMES[profile]} "
+                f"(the service would encode at {cap}), got {self.audio_bitrate}"
             )
         return self
 
@@ -218,8 +237,26 @@ class Control(BaseModel):
     media_type: Annotated[int, AfterValidator(one_of((0, 1), "0 audio+video, 1 audio only"))] | None = None
     frame_interpolation_mode: ZeroOne | None = None
     max_idle_time: Annotated[int, AfterValidator(in_range(10, 86400, unit="seconds"))] | None = None
+    max_record_time: Annotated[int, AfterValidator(in_range(0, INT32_MAX, unit="seconds (0 = no limit)"))] | None = None
+    """Recording only; a push task ignores it (Go SDK: "（仅对录制有效）")."""
     push_stream_mode: ZeroOne | None = None
     spatial_config: SpatialConfig | None = None
+    talk_volume: Annotated[int, AfterValidator(in_range(0, 255))] | None = None
+    volume_indication_interval: Annotated[int, AfterValidator(in_range(1, INT32_MAX, unit="seconds"))] | None = None
+    volume_indication_mode: bool | None = None
+
+
+CONTROL_START_ONLY = (
+    "media_type",
+    "frame_interpolation_mode",
+    "max_idle_time",
+    "max_record_time",
+    "push_stream_mode",
+    "talk_volume",
+    "volume_indication_interval",
+    "volume_indication_mode",
+)
+"""Every Control field but SpatialConfig: set when the task starts, never by Update (API page, 接口行为)."""
 
 
 def _check_corner_radii(layout: Layout | None, started: tuple[int, int] | None) -> None:
@@ -245,24 +282,78 @@ def _check_corner_radii(layout: Layout | None, started: tuple[int, int] | None) 
             )
 
 
-def _check_regions_match_streams(streams: Streams | None, layout: Layout | None, *, stream_list_required: bool) -> None:
-    regions = layout.custom_layout.regions if layout and layout.custom_layout else None
-    if not regions:
-        return
-    stream_list = streams.stream_list if streams else None
-    if not stream_list:
-        if stream_list_required:
-            raise ValueError(
-                "Layout.CustomLayout.Regions need TargetStreams.StreamList with an Index for every StreamIndex"
+StreamRef = tuple[str, int | None]
+"""A stream as the pairing rule sees it: its UserId and its Index (None when it has none)."""
+
+
+def _streams_of(streams: Streams | None) -> list[StreamRef]:
+    return [(s.user_id, s.index) for s in (streams.stream_list or [])] if streams else []
+
+
+def _regions_of(layout: Layout | None) -> list[int] | None:
+    """The StreamIndex of each region the body sends; None when it sends no Regions array."""
+    custom = layout.custom_layout if layout else None
+    if custom is None or custom.regions is None:
+        return None
+    return [r.stream_index for r in custom.regions]
+
+
+def _task_streams(configuration: Any) -> list[StreamRef] | None:
+    """The streams in force from Get's JSON, read leniently: an odd value must not break the check."""
+    items = ((configuration or {}).get("TargetStreams") or {}).get("StreamList") if isinstance(configuration, dict) else None
+    if not isinstance(items, list):
+        return None
+    refs: list[StreamRef] = []
+    for item in items:
+        if isinstance(item, dict):
+            index = item.get("Index")
+            refs.append((str(item.get("UserId", "?")), index if isinstance(index, int) else None))
+    return refs
+
+
+def _task_regions(configuration: Any) -> list[int] | None:
+    if not isinstance(configuration, dict):
+        return None
+    regions = ((configuration.get("Layout") or {}).get("CustomLayout") or {}).get("Regions")
+    if not isinstance(regions, list):
+        return None
+    return [r["StreamIndex"] for r in regions if isinstance(r, dict) and isinstance(r.get("StreamIndex"), int)]
+
+
+def pairing_problems(
+    streams: Sequence[StreamRef], regions: Sequence[int], *, streams_note: str = "", regions_note: str = ""
+) -> list[str]:
+    """In a custom layout, streams and regions pair one to one (Go SDK, CustomLayout.Regions: Regions.StreamIndex
+    "要与 TargetStreams.StreamList.Stream.Index 的值一一对应", else InvalidParameter): every region shows exactly
+    one stream, and every stream has an Index and exactly one region. `*_note` says where a list came from
+    when it is the task's rather than the body's."""
+    problems: list[str] = []
+    indexes = [index for _, index in streams if index is not None]
+    if regions and not streams:
+        return [
+            f"Layout.CustomLayout.Regions{regions_note} need TargetStreams.StreamList{streams_note} with an Index "
+            "for every StreamIndex"
+        ]
+    for pos, shown in enumerate(regions):
+        if indexes.count(shown) != 1:
+            problems.append(
+                f"Layout.CustomLayout.Regions[{pos}]{regions_note}.StreamIndex {shown} matches no "
+                f"TargetStreams.StreamList[].Index{streams_note} (indexes: {sorted(indexes)})"
             )
-        return
-    indexes = [s.index for s in stream_list if s.index is not None]
-    for pos, region in enumerate(regions):
-        if indexes.count(region.stream_index) != 1:
-            raise ValueError(
-                f"Layout.CustomLayout.Regions[{pos}].StreamIndex {region.stream_index} matches no "
-                f"TargetStreams.StreamList[].Index (indexes: {sorted(indexes)})"
+    for pos, (user, index) in enumerate(streams):
+        label = f"TargetStreams.StreamList[{pos}]{streams_note} (UserId {user})"
+        if index is None:
+            problems.append(
+                f"{label} has no Index, so no region can show it; in a custom layout every stream needs exactly one region"
             )
+        elif (count := list(regions).count(index)) == 0:
+            problems.append(
+                f"{label} has no region: no Layout.CustomLayout.Regions{regions_note}[].StreamIndex is {index}; "
+                "in a custom layout every stream needs exactly one region"
+            )
+        elif count > 1:
+            problems.append(f"{label} is shown by {count} regions; in a custom layout every stream needs exactly one region")
+    return problems
 
 
 class UpdatePushMixedStreamToCDN(BaseModel):
@@ -272,7 +363,7 @@ class UpdatePushMixedStreamToCDN(BaseModel):
     app_id: VolcId
     room_id: VolcId
     task_id: VolcId
-    business_id: str | None = None
+    business_id: PlainText | None = None
     target_streams: Streams | None = None
     layout: Layout | None = None
     encode: Encode | None = None
@@ -282,22 +373,33 @@ class UpdatePushMixedStreamToCDN(BaseModel):
 
     @model_validator(mode="after")
     def _only_updatable(self, info: ValidationInfo) -> UpdatePushMixedStreamToCDN:
+        context = info.context or {}
         problems: list[str] = []
+        mode = context.get("layout_mode")
+        if mode is not None and mode != 2:
+            problems.append(
+                f"Update works only on tasks started with Layout.LayoutMode 2 (custom); this task runs LayoutMode {mode}"
+            )
         if self.encode is not None:
             for name in ("audio_profile", "video_codec"):
                 if getattr(self.encode, name) is not None:
                     problems.append(f"Encode.{_pascal(name)} cannot be changed by Update; it is fixed when the task starts")
         if self.control is not None:
-            for name in ("media_type", "frame_interpolation_mode", "max_idle_time", "push_stream_mode"):
+            for name in CONTROL_START_ONLY:
                 if getattr(self.control, name) is not None:
                     problems.append(f"Control.{_pascal(name)} cannot be changed by Update; only Control.SpatialConfig can")
         if self.layout is not None:
             if self.layout.layout_mode not in (None, 2):
                 problems.append("Layout.LayoutMode must be 2 (custom): Update works only on custom-layout tasks")
-            if self.layout.main_video_stream is not None or self.layout.main_video_stream_index is not None:
-                problems.append("Layout.MainVideoStream cannot be changed by Update")
+            if self.layout.main_video_stream is not None:
+                problems.append("Layout.MainVideoStream cannot be changed by Update; it is fixed when the task starts")
+            if self.layout.main_video_stream_index is not None:
+                problems.append(
+                    "Layout.MainVideoStreamIndex cannot be changed by Update (it is the deprecated form of "
+                    "Layout.MainVideoStream, fixed when the task starts)"
+                )
             canvas = self.layout.custom_layout.canvas if self.layout.custom_layout else None
-            started = (info.context or {}).get("canvas")
+            started = context.get("canvas")
             if canvas is not None and started is not None:
                 for name, value, fixed in (("Width", canvas.width, started[0]), ("Height", canvas.height, started[1])):
                     if value is not None and value != fixed:
@@ -307,14 +409,30 @@ class UpdatePushMixedStreamToCDN(BaseModel):
                         )
         if problems:
             raise ValueError("; ".join(problems))
-        _check_corner_radii(self.layout, (info.context or {}).get("canvas"))
-        # A partial body without TargetStreams points its Regions at the task's streams, known only to the provider.
-        _check_regions_match_streams(
-            self.target_streams,
-            self.layout,
-            stream_list_required=not self.is_update_partial_param or self.target_streams is not None,
-        )
+        _check_corner_radii(self.layout, context.get("canvas"))
+        problems = self._pairing(context.get("configuration"))
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def _pairing(self, configuration: Any) -> list[str]:
+        """Update works only on custom layouts, so streams and regions must pair one to one in the result.
+        A full replace resets what it leaves out to an empty list; a partial one keeps the task's, which are
+        known only from `configuration` (without it the check waits for the provider)."""
+        streams: list[StreamRef] | None = _streams_of(self.target_streams) if self.target_streams else None
+        regions = _regions_of(self.layout)
+        if not self.is_update_partial_param:
+            return pairing_problems(streams or [], regions or [])
+        if streams is None and regions is None:
+            return []
+        streams_note = regions_note = ""
+        if streams is None:
+            streams, streams_note = _task_streams(configuration), " (in force)"
+        if regions is None:
+            regions, regions_note = _task_regions(configuration), " (in force)"
+        if streams is None or regions is None:
+            return []
+        return pairing_problems(streams, regions, streams_note=streams_note, regions_note=regions_note)
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
@@ -326,7 +444,7 @@ class StartPushMixedStreamToCDN(BaseModel):
     room_id: VolcId
     task_id: VolcId
     push_url: RtmpUrl
-    business_id: str | None = None
+    business_id: PlainText | None = None
     target_streams: Streams | None = None
     exclude_streams: Streams | None = None
     layout: Layout | None = None
@@ -335,8 +453,17 @@ class StartPushMixedStreamToCDN(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> StartPushMixedStreamToCDN:
-        if self.layout is not None and self.layout.layout_mode == 2:
-            _check_regions_match_streams(self.target_streams, self.layout, stream_list_required=True)
+        if self.layout is None:
+            return self
+        if self.layout.main_video_stream is not None and self.layout.main_video_stream_index is not None:
+            # Go SDK, Layout.MainVideoStreamIndex: when both are set only MainVideoStream takes effect.
+            raise ValueError(
+                "Layout.MainVideoStreamIndex is ignored when Layout.MainVideoStream is set; send only MainVideoStream"
+            )
+        if self.layout.layout_mode == 2:
+            problems = pairing_problems(_streams_of(self.target_streams), _regions_of(self.layout) or [])
+            if problems:
+                raise ValueError("; ".join(problems))
             _check_corner_radii(self.layout, DEFAULT_CANVAS)
         return self
 
@@ -418,6 +545,33 @@ class PushMixedStreamToCDNTaskInfo(BaseModel):
         parts = {"TargetStreams": self.target_streams, "Layout": self.layout, "Encode": self.encode, "Control": self.control}
         return {k: v for k, v in parts.items() if v is not None}
 
+    def started_canvas(self) -> tuple[int, int] | None:
+        """The canvas size the task runs with (fixed at start), when Get reports it."""
+        canvas = ((self.layout or {}).get("CustomLayout") or {}).get("Canvas") or {}
+        width, height = canvas.get("Width"), canvas.get("Height")
+        return (width, height) if isinstance(width, int) and isinstance(height, int) else None
+
+    def started_audio_profile(self) -> int | None:
+        value = (self.encode or {}).get("AudioProfile")
+        return value if isinstance(value, int) else None
+
+    def layout_mode(self) -> int | None:
+        value = (self.layout or {}).get("LayoutMode")
+        return value if isinstance(value, int) else None
+
+    def update_context(self) -> dict[str, Any]:
+        """The validation context of an Update to this task (module docstring): what Get says the task
+        started with, and its configuration in force for partial bodies."""
+        context: dict[str, Any] = {"configuration": self.configuration()}
+        for key, value in (
+            ("canvas", self.started_canvas()),
+            ("audio_profile", self.started_audio_profile()),
+            ("layout_mode", self.layout_mode()),
+        ):
+            if value is not None:
+                context[key] = value
+        return context
+
 
 class GetPushMixedStreamToCDNTaskResult(BaseModel):
     model_config = RESPONSE_CONFIG
@@ -454,4 +608,3 @@ def update_body(
     if audio_profile is not None:
         context["audio_profile"] = audio_profile
     return UpdatePushMixedStreamToCDN.model_validate(data, context=context)
-

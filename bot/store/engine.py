@@ -68,8 +68,14 @@ def _sqlite_immediate(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, *, audit_feed: bool = False) -> async_sessionmaker[AsyncSession]:
+    """`audit_feed`: every audit event written through these sessions is also queued for the audit webhook
+    (bot.store.audit_feed)."""
+    if not audit_feed:
+        return async_sessionmaker(engine, expire_on_commit=False)
+    from bot.store.audit_feed import ForwardingSession
+
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ForwardingSession)
 
 
 async def sqlite_threads_done() -> None:

@@ -1,0 +1,2 @@
+"""Provider targets: one module per kind of provider task (`volcengine`, `tencent`), each implementing the
+`Target` protocol of `base`, found through `registry`. See docs/architecture.md."""
