@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,8 +43,18 @@ class Actor:
 
 
 @dataclass(frozen=True)
+class Signals:
+    """Wake-ups inside one process: the applier and the outbox deliverer wait on these (and poll the store
+    as well, so work written by another replica, or before a restart, is found too)."""
+
+    apply: asyncio.Event = field(default_factory=asyncio.Event)
+    deliver: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True)
 class Deps:
     sessions: async_sessionmaker[AsyncSession]
     providers: ProviderRegistry
     settings: Settings
     clock: Callable[[], datetime] = utcnow
+    signals: Signals = field(default_factory=Signals)

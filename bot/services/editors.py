@@ -1,32 +1,36 @@
-"""The editors as use cases: opening one (permission to propose first, then what it shows) and turning a
-form that `forms` accepted into a proposal."""
+"""The editor modals, for every target: opening one (permission to propose first, then what the target
+offers for the task) and reading a submission (pure, before the acknowledgement)."""
 
 from __future__ import annotations
 
-from bot.services import changes, forms, tasks
+from collections.abc import Mapping
+
 from bot.services.deps import Actor, Deps
-from bot.services.results import ChangeResult
+from bot.services.errors import BadInput, WrongTarget
+from bot.services.tasks import load_authorized, target_of, task_ref
+from bot.targets.base import ChangeSyntax, Choice, Editor, EditorItem, Errors, Field, Heading, Note, TargetChange
+from bot.targets.registry import verb_owner
+
+__all__ = ["Choice", "Editor", "EditorItem", "Errors", "Field", "Heading", "Note", "open_editor", "read_editor"]
 
 
-async def open_layout_editor(deps: Deps, actor: Actor, alias: str) -> forms.LayoutEditor:
-    await tasks.load_authorized(deps, actor, alias, "propose")
-    return forms.layout_editor(await tasks.show_task(deps, actor, alias))
+async def open_editor(deps: Deps, actor: Actor, alias: str, verb: str) -> Editor:
+    task = await load_authorized(deps, actor, alias, "propose")
+    target = target_of(task)
+    if not any(v.name == verb and v.editor for v in target.verbs):
+        raise WrongTarget(task.alias, task.provider, verb, tuple(v.name for v in target.verbs))
+    state = await target.read(deps.providers, task_ref(task))
+    try:
+        return target.editor(verb, task_ref(task), state)
+    except ChangeSyntax as exc:
+        raise BadInput(str(exc)) from None
 
 
-async def open_ingest_editor(deps: Deps, actor: Actor, alias: str) -> forms.IngestEditor:
-    await tasks.load_authorized(deps, actor, alias, "propose")
-    return forms.ingest_editor(await tasks.show_task(deps, actor, alias))
-
-
-async def propose_layout(deps: Deps, actor: Actor, alias: str, form: forms.LayoutProposal) -> ChangeResult:
-    """A checked layout form becomes a preset, a region edit, or a background patch."""
-    if form.preset is not None:
-        return await changes.propose_layout_preset(deps, actor, alias, form.preset, form.streams, form.options)
-    if form.region is not None:
-        return await changes.propose_region_edit(deps, actor, alias, form.region[0], form.region[1])
-    patch = {"Layout": {"CustomLayout": {"Canvas": {"Background": form.background}}}}
-    return await changes.propose_patch(deps, actor, alias, patch, summary=f"background {form.background}")
-
-
-async def propose_ingest(deps: Deps, actor: Actor, alias: str, form: forms.IngestProposal) -> ChangeResult:
-    return await changes.propose_ingest(deps, actor, alias, stream_url=form.url, volume=form.volume, pause=form.pause)
+def read_editor(
+    verb: str, values: Mapping[str, str], initial: Mapping[str, str], context: Mapping[str, str]
+) -> tuple[TargetChange | None, Errors]:
+    """A submission as a change, or errors keyed by field id. No store, no provider: it runs before the ack."""
+    owner = verb_owner(verb)
+    if owner is None:
+        return None, {"": f"no editor called {verb!r}"}
+    return owner[0].read_editor(verb, values, initial, context)

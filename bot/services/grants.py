@@ -28,8 +28,8 @@ from bot.services.permissions import (
     scope_matches,
     unknown_task,
 )
-from bot.services.results import GrantInfo
-from bot.services.tasks import load_authorized, task_target
+from bot.services.results import Access, GrantInfo
+from bot.services.tasks import load_authorized, task_scope
 from bot.store.models import Grant, Task
 
 _USER = re.compile(r"^(?:<@)?([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
@@ -244,7 +244,7 @@ async def approvers_for(deps: Deps, actor: Actor, alias: str) -> list[Subject]:
     approver or admin in a scope that reaches it (unexpired), and the admins from RTCOPS_ADMIN_USERS; the
     actor is left out, since nobody approves their own change. Groups are listed as groups, not expanded."""
     task = await load_authorized(deps, actor, alias, "view")
-    target = task_target(task)
+    target = task_scope(task)
     now = deps.clock()
     async with deps.sessions() as session:
         rows = (
@@ -269,3 +269,33 @@ async def approvers_for(deps: Deps, actor: Actor, alias: str) -> list[Subject]:
         if team in ("", actor.team_id) and user != actor.user_id and who not in found:
             found.append(who)
     return found
+
+
+async def who_may(deps: Deps, actor: Actor, alias: str) -> list[Access]:
+    """Who may act on a task, each subject once at the highest role a grant reaching the task gives them
+    (unexpired), plus the admins from RTCOPS_ADMIN_USERS; highest role first. Viewers may ask: it names
+    people, not secrets, and an operator needs to know whom to ask for an approval."""
+    task = await load_authorized(deps, actor, alias, "view")
+    target = task_scope(task)
+    now = deps.clock()
+    async with deps.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(Grant)
+                .where(Grant.team_id == actor.team_id, or_(Grant.expires_at.is_(None), Grant.expires_at > now))
+                .order_by(Grant.id)
+            )
+        ).all()
+    best: dict[Subject, Access] = {}
+    for g in rows:
+        if not scope_matches(g.scope, target):
+            continue
+        who = Subject(g.subject_type, g.subject_id)
+        held = best.get(who)
+        if held is None or Role.parse(g.role) > Role.parse(held.role):
+            best[who] = Access(who.type, who.id, Role.parse(g.role).label, g.scope, g.expires_at)
+    for entry in sorted(deps.settings.admin_user_ids):
+        team, _, user = entry.rpartition(":")
+        if team in ("", actor.team_id):
+            best[Subject("user", user)] = Access("user", user, Role.ADMIN.label, GLOBAL, None, bootstrap=True)
+    return sorted(best.values(), key=lambda a: (-Role.parse(a.role), a.subject_type, a.subject_id))

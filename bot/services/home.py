@@ -3,15 +3,26 @@ changed lately. One call so the Slack layer renders and decides nothing."""
 
 from __future__ import annotations
 
-from bot.services import changes, tasks
+from sqlalchemy import select
+
+from bot.services import change_views, incident_views, tasks, watch
 from bot.services.deps import Actor, Deps
 from bot.services.results import HomeSummary
+from bot.store.models import Task
 
 
 async def home(deps: Deps, actor: Actor, *, recent: int = 10) -> HomeSummary:
+    visible = await tasks.visible_tasks(deps, actor)
+    async with deps.sessions() as session:
+        rows = (
+            await session.scalars(select(Task).where(Task.team_id == actor.team_id, Task.alias.in_([t.alias for t in visible])))
+        ).all()
+        watching = await incident_views.watches_of(session, rows)
     return HomeSummary(
-        waiting=await changes.pending_for_approver(deps, actor),
-        mine=await changes.my_open_requests(deps, actor),
-        tasks=await tasks.visible_tasks(deps, actor),
-        recent=await changes.recent_changes(deps, actor, recent),
+        waiting=await change_views.pending_for_approver(deps, actor),
+        mine=await change_views.my_open_requests(deps, actor),
+        tasks=visible,
+        recent=await change_views.recent_changes(deps, actor, recent),
+        incidents=await watch.visible_incidents(deps, actor),
+        watching=watching,
     )

@@ -11,6 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from bot.services.deps import Deps
+from bot.store.change_requests import bounded_key
 from bot.store.models import IdempotencyKey
 
 
@@ -18,7 +19,7 @@ async def claim(deps: Deps, key: str) -> bool:
     """True for the first caller with this key (e.g. "click:<request>:<action_ts>"), False afterwards."""
     try:
         async with deps.sessions.begin() as session:
-            session.add(IdempotencyKey(key=key[:200], created_at=deps.clock()))
+            session.add(IdempotencyKey(key=bounded_key(key), created_at=deps.clock()))
     except IntegrityError:
         return False
     return True

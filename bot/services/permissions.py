@@ -20,10 +20,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.names import InvalidName
+from bot.names import alias as alias_name
 from bot.services.deps import Actor, Deps
 from bot.services.errors import BadInput, PermissionDenied
 from bot.services.results import Decision
 from bot.store.models import Grant
+from bot.targets.registry import names
 
 
 class Role(IntEnum):
@@ -58,6 +61,7 @@ COMMAND_ACTIONS: dict[str, str | None] = {
     "status": "view",
     "history": "view",
     "grants": "view",
+    "incidents": "view",
     "layout": "propose",
     "ingest": "propose",
     "rollback": "propose",
@@ -69,11 +73,12 @@ COMMAND_ACTIONS: dict[str, str | None] = {
     "grant": "admin",
     "revoke": "admin",
     "unlock": "admin",
+    "watch": "admin",
     "policy": "admin",
+    "audit": "admin",
 }
 """/rtc subcommand -> action; None needs no role."""
 
-PROVIDERS = ("volcengine", "tencent")
 GLOBAL = "global"
 _SCOPE_VALUE = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
 
@@ -105,11 +110,16 @@ def parse_scope(text: str | None) -> str:
     kind, sep, value = text.strip().partition(":")
     kind = kind.lower()
     if not sep or kind not in ("provider", "tag", "task") or not _SCOPE_VALUE.match(value):
-        raise BadInput(f"unknown scope {text!r}: use global, provider:<volcengine|tencent>, tag:<tag> or task:<alias>")
+        raise BadInput(f"unknown scope {text!r}: use global, provider:<{'|'.join(names())}>, tag:<tag> or task:<alias>")
+    if kind == "task":
+        try:
+            value = alias_name(value)
+        except InvalidName as exc:
+            raise BadInput(str(exc)) from None
     if kind == "provider":
         value = value.lower()
-        if value not in PROVIDERS:
-            raise BadInput(f"unknown provider {value!r} in scope: use provider:volcengine or provider:tencent")
+        if value not in names():
+            raise BadInput(f"unknown provider {value!r} in scope: use " + " or ".join(f"provider:{n}" for n in names()))
     return f"{kind}:{value}"
 
 

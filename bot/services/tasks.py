@@ -1,106 +1,58 @@
-"""Registering, listing, showing and removing tasks.
+"""Registering, listing, showing and removing tasks, for every target alike.
 
-Registration reads the configuration in force where the provider can report it (Volcengine Get), and keeps
-it as version 1: the first change then merges onto what is really on air, and there is a version to roll
-back to. Tencent cannot report it, so the operator may state it (stream URL, volume, pause) at registration.
+Registration is parsed once, here and by the task's target, whether it comes from `/rtc task add` or from
+`rtcops task add`. Where the provider can report the configuration in force it becomes version 1, so the
+first change merges onto what is really on air and there is a version to roll back to; a target that cannot
+read it may take it as stated by the admin.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import Any
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.providers.errors import validation_problems
-from bot.providers.tencent_models import START_UPDATE_REGIONS, TaskRef, UpdateStreamIngest
-from bot.providers.volcengine_models import GetPushMixedStreamToCDNTask
-from bot.services import audit
+from bot import names
+from bot.domain import BaselineSource
+from bot.services import audit, incident_views
 from bot.services.deps import Actor, Deps
-from bot.services.describe import describe_changes
-from bot.services.errors import BadInput, InvalidChange, TaskExists, TaskNotFound, UnknownAtProvider
-from bot.services.permissions import Target, checker, require, require_somewhere, unknown_task
-from bot.services.policy import effective_policy
-from bot.services.provider_ops import (
-    NOT_EXIST,
-    NOT_FOUND,
-    canvas_of,
-    layout_mode,
-    read_state,
-    started_audio_profile,
-    started_canvas,
-    updatable,
-)
-from bot.services.results import ProviderState, TaskAdded, TaskInfo, TaskStatus
-from bot.store.models import ChangeRequest, ConfigVersion, Task
+from bot.services.errors import BadInput, NoProvider, OpenChange, TaskExists, TaskNotFound, UnknownAtProvider
+from bot.services.permissions import Target as Scope
+from bot.services.permissions import checker, parse_scope, require, require_somewhere, scope_matches, unknown_task
+from bot.services.policy import break_glass_allowed, effective_policy
+from bot.services.results import ProviderState, TaskAdded, TaskInfo, TaskPage, TaskStatus
+from bot.store import change_requests as transitions
+from bot.store.models import ConfigVersion, Task, removed_alias
+from bot.targets.base import Registration, RegistrationError, TaskRef
+from bot.targets.base import Target as ProviderTarget
+from bot.targets.registry import UnknownTarget, target_named
 
-_ALIAS = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_TAG = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,31}$")
+COMMON_OPTIONS = frozenset({"channel", "tags"})
+"""Options every registration takes, whatever its target."""
 
 
-@dataclass(frozen=True)
-class VolcengineTask:
-    alias: str
-    app_id: str
-    room_id: str
-    task_id: str
-    business_id: str | None = None
-    canvas: tuple[int, int] | None = None  # used only when Get cannot report it
-    tags: tuple[str, ...] = ()
-    notify_channel: str | None = None
-    sequence_start: int = 0  # last SequenceNumber already used on this task outside the bot, if any
+def target_of(task: Task) -> ProviderTarget:
+    try:
+        return target_named(task.provider)
+    except UnknownTarget:
+        raise NoProvider(task.alias, task.provider) from None
 
 
-@dataclass(frozen=True)
-class TencentTask:
-    alias: str
-    sdk_app_id: int
-    task_id: str
-    region: str | None = None  # default TENCENTCLOUD_REGION
-    site: str | None = None  # default RTCOPS_TENCENT_SITE
-    tags: tuple[str, ...] = ()
-    notify_channel: str | None = None
-    configuration: dict[str, Any] = field(default_factory=dict)  # known StreamUrl / Volume / IsPause
-
-
-def check_alias(alias: str) -> str:
-    if not _ALIAS.match(alias):
-        raise BadInput(f"alias {alias!r} is not valid: use 1-64 lowercase letters, digits, '-', '_' or '.'")
-    return alias
-
-
-def _check_common(alias: str, tags: tuple[str, ...], channel: str | None) -> None:
-    check_alias(alias)
-    bad = [t for t in tags if not _TAG.match(t)]
-    if bad:
-        raise BadInput(f"tag {bad[0]!r} is not valid: use letters, digits, '-', '_', '.' or '@'")
-    if channel is not None and not _CHANNEL.match(channel):
-        raise BadInput(f"channel {channel!r} is not a Slack channel ID (like C0123456789)")
+def task_ref(task: Task) -> TaskRef:
+    return TaskRef(task.alias, task.provider, dict(task.ids or {}), dict(task.facts or {}), task.configuration)
 
 
 def task_info(task: Task, open_request_id: int | None = None) -> TaskInfo:
-    if task.provider == "volcengine":
-        ids = {"AppId": task.app_id or "", "RoomId": task.room_id or "", "TaskId": task.provider_task_id}
-        if task.business_id:
-            ids["BusinessId"] = task.business_id
-    else:
-        ids = {
-            "SdkAppId": task.sdk_app_id or "",
-            "TaskId": task.provider_task_id,
-            "Region": task.region or "",
-            "Site": task.site or "",
-        }
     return TaskInfo(
         alias=task.alias,
         team_id=task.team_id,
         provider=task.provider,
-        identifiers=ids,
-        canvas=canvas_of(task),
+        identifiers={k: "" if v is None else str(v) for k, v in (task.ids or {}).items()},
+        facts=dict(task.facts or {}),
         tags=tuple(task.tags or ()),
         notify_channel=task.notify_channel,
         policy=effective_policy(task.policy),
@@ -108,7 +60,12 @@ def task_info(task: Task, open_request_id: int | None = None) -> TaskInfo:
         sequence_number=task.sequence_number,
         configuration=task.configuration,
         open_request_id=open_request_id,
+        break_glass=break_glass_allowed(task.policy),
     )
+
+
+def task_scope(task: Task) -> Scope:
+    return Scope(task.alias, task.provider, tuple(task.tags or ()))
 
 
 async def load_task(session: AsyncSession, team_id: str, alias: str) -> Task:
@@ -122,129 +79,129 @@ async def load_authorized(deps: Deps, actor: Actor, alias: str, action: str) -> 
     """The task, once the actor may do `action` on it. Permission comes first: for an alias with no task
     behind it the actor is checked as if it existed with no provider or tag (`unknown_task`), so that
     someone without a role gets the same denial whether or not the alias exists."""
+    try:
+        alias = names.alias(alias)
+    except names.InvalidName as exc:
+        await require(deps, actor, action, unknown_task(alias))
+        raise BadInput(str(exc)) from None
     async with deps.sessions() as session:
         task = await session.scalar(select(Task).where(Task.team_id == actor.team_id, Task.alias == alias))
-    await require(deps, actor, action, task_target(task) if task is not None else unknown_task(alias))
+    await require(deps, actor, action, task_scope(task) if task is not None else unknown_task(alias))
     if task is None:
         raise TaskNotFound(alias)
     return task
 
 
-def task_target(task: Task) -> Target:
-    return Target(task.alias, task.provider, tuple(task.tags or ()))
+async def read_state(deps: Deps, task: Task) -> ProviderState:
+    """What the provider says now; never raises for provider trouble."""
+    return await target_of(task).read(deps.providers, task_ref(task))
 
 
-async def open_request_id(session: AsyncSession, task_id: int) -> int | None:
-    return await session.scalar(select(ChangeRequest.id).where(ChangeRequest.open_slot == task_id))
+def _common(options: Mapping[str, str]) -> tuple[tuple[str, ...], str | None]:
+    try:
+        tags = names.tags(options.get("tags"))
+        channel = names.channel(options["channel"]) if options.get("channel") else None
+    except names.InvalidName as exc:
+        raise BadInput(str(exc)) from None
+    return tags, channel
 
 
-async def add_task(deps: Deps, actor: Actor, spec: VolcengineTask | TencentTask, *, force: bool = False) -> TaskAdded:
-    """A Tencent task whose Describe answers NotExist is refused unless `force`: a typo in an id must not
-    go unnoticed. Volcengine's Get cannot tell a typo from a task started more than 72 h ago, so a task it
-    does not find is registered with a warning instead."""
-    provider = "volcengine" if isinstance(spec, VolcengineTask) else "tencent"
-    _check_common(spec.alias, spec.tags, spec.notify_channel)
-    await require(deps, actor, "admin", Target(spec.alias, provider, spec.tags))
+async def add_task(
+    deps: Deps,
+    actor: Actor,
+    provider: str,
+    alias: str,
+    ids: Sequence[str],
+    options: Mapping[str, str] | None = None,
+    *,
+    force: bool = False,
+) -> TaskAdded:
+    """A task the provider says does not exist is refused unless `force` (a typo in an id must not go
+    unnoticed); what the provider can only warn about is registered with `TaskAdded.warnings`."""
+    options = dict(options or {})
+    try:
+        alias = names.alias(alias)
+        target = target_named(provider)
+    except names.InvalidName as exc:
+        raise BadInput(str(exc)) from None
+    except UnknownTarget:
+        raise BadInput(f"unknown provider {provider!r}: use one of {', '.join(_target_names())}") from None
+    unknown = sorted(set(options) - COMMON_OPTIONS - target.registration_options)
+    if unknown:
+        allowed = ", ".join(f"{o}=" for o in sorted(COMMON_OPTIONS | target.registration_options))
+        raise BadInput(f"unknown option {unknown[0]}= for a {target.name} task: use {allowed}")
+    tags, channel = _common(options)
+    await require(deps, actor, "admin", Scope(alias, target.name, tags))
+    try:
+        registration = target.parse_registration(
+            ids, {k: v for k, v in options.items() if k not in COMMON_OPTIONS}, deps.settings
+        )
+    except RegistrationError as exc:
+        raise BadInput(str(exc)) from None
+    try:
+        checked = await target.check_registration(deps.providers, alias, registration)
+    except RegistrationError as exc:
+        raise BadInput(str(exc)) from None
+    warnings = list(checked.warnings)
+    if checked.missing is not None:
+        if not force:
+            raise UnknownAtProvider(alias, checked.missing)
+        warnings.append(f"{checked.missing}; registered anyway")
     now = deps.clock()
     task = Task(
         team_id=actor.team_id,
-        alias=spec.alias,
-        provider=provider,
-        provider_task_id=spec.task_id,
-        tags=list(spec.tags),
-        notify_channel=spec.notify_channel,
+        alias=alias,
+        provider=target.name,
+        ids=checked.ids,
+        facts=checked.facts,
+        tags=list(tags),
+        notify_channel=channel,
         policy={},
         version=0,
-        sequence_number=0,
+        sequence_number=_first_sequence(target, registration, now),
         created_by=actor.user_id,
         created_at=now,
     )
-    state: ProviderState | None
-    warnings: list[str] = []
-    baseline: dict[str, Any] = {}
-    source = "none"
-    if isinstance(spec, VolcengineTask):
-        try:
-            GetPushMixedStreamToCDNTask.model_validate({"AppId": spec.app_id, "RoomId": spec.room_id, "TaskId": spec.task_id})
-        except ValidationError as exc:
-            raise InvalidChange(validation_problems(exc)) from None
-        if spec.sequence_start < 0 or spec.sequence_start >= 2**31 - 1:
-            raise BadInput("sequence_start must be in [0, 2147483646]")
-        task.app_id, task.room_id, task.business_id = spec.app_id, spec.room_id, spec.business_id
-        task.sequence_number = spec.sequence_start
-        state = await read_state(deps, task)
-        if state.state == NOT_FOUND:
-            warnings.append(
-                f"Get does not find TaskId {spec.task_id} in room {spec.room_id} of AppId {spec.app_id}; it only sees "
-                "tasks started in the last 72 hours, so an older task looks the same as a typo: check the ids. "
-                "Without the configuration in force a change can only be proposed once one is known"
-            )
-        mode = layout_mode(state.in_force)
-        if mode is not None and mode != 2:
-            raise BadInput(
-                f"{spec.alias}: the task runs with Layout.LayoutMode {mode}; Update works only on tasks started "
-                "with LayoutMode 2 (custom)"
-            )
-        canvas = started_canvas(state.in_force) or spec.canvas
-        if canvas is not None:
-            task.canvas_width, task.canvas_height = canvas
-        task.audio_profile = started_audio_profile(state.in_force)
-        if state.in_force:
-            baseline, source = updatable(state.in_force), "provider"
-    else:
-        site = spec.site or deps.settings.tencent_site
-        region = spec.region or deps.settings.tencentcloud_region
-        if site not in ("intl", "china"):
-            raise BadInput(f"site {site!r} is not valid: use intl or china")
-        if region not in START_UPDATE_REGIONS:
-            raise BadInput(f"region {region!r} is not valid for ingest updates: use one of {', '.join(START_UPDATE_REGIONS)}")
-        try:
-            TaskRef.model_validate({"SdkAppId": spec.sdk_app_id, "TaskId": spec.task_id})
-            if spec.configuration:
-                UpdateStreamIngest.model_validate(
-                    {"SdkAppId": spec.sdk_app_id, "TaskId": spec.task_id, **spec.configuration}, context={"site": site}
-                )
-        except ValidationError as exc:
-            raise InvalidChange(validation_problems(exc)) from None
-        task.sdk_app_id, task.region, task.site = str(spec.sdk_app_id), region, site
-        state = await read_state(deps, task)
-        if state.state == NOT_EXIST:
-            missing = (
-                f"Tencent says task {spec.task_id} of SdkAppId {spec.sdk_app_id} does not exist in {region} "
-                f"(DescribeStreamIngest: NotExist); check the ids and the region"
-            )
-            if not force:
-                raise UnknownAtProvider(missing)
-            warnings.append(f"{missing}; registered anyway")
-        if spec.configuration:
-            baseline, source = dict(spec.configuration), "given"
-    if source != "none":
-        task.configuration, task.version = baseline, 1
+    known = checked.baseline is not None and checked.source != BaselineSource.NONE
+    if known:
+        task.configuration, task.version = checked.baseline, 1
     try:
         async with deps.sessions.begin() as session:
             session.add(task)
             await session.flush()
-            if source != "none":
+            if known and checked.baseline is not None:
+                note = "read from provider" if checked.source == BaselineSource.PROVIDER else "as stated"
                 session.add(
                     ConfigVersion(
                         task_id=task.id,
                         version=1,
-                        configuration=baseline,
+                        configuration=checked.baseline,
                         applied_by_team=actor.team_id,
                         applied_by=actor.user_id,
                         applied_at=now,
                         change_request_id=None,
-                        note=f"registered ({'read from provider' if source == 'provider' else 'as stated'})",
+                        note=f"registered ({note})",
                     )
                 )
-            audit.record(
-                session, deps, actor, "task.add", f"task:{spec.alias}", task_alias=spec.alias, after=task_info(task).identifiers
-            )
+            audit.record(session, deps, actor, "task.add", f"task:{alias}", task_alias=alias, after=task_info(task).identifiers)
     except IntegrityError:
-        raise TaskExists(spec.alias) from None
-    if state is not None and state.error:
-        warnings.append(f"the provider could not be asked about the task: {state.error}")
-    return TaskAdded(task=task_info(task), baseline_source=source, provider=state, warnings=tuple(warnings))
+        raise TaskExists(alias) from None
+    source = checked.source if known else BaselineSource.NONE
+    return TaskAdded(task=task_info(task), baseline_source=source, provider=checked.state, warnings=tuple(warnings))
+
+
+def _first_sequence(target: ProviderTarget, registration: Registration, now: datetime) -> int:
+    """Past the clock floor at registration: a task removed and registered again within the second of its
+    last update still gets a number the provider has not seen."""
+    if not target.uses_sequence_number:
+        return registration.sequence_start
+    return max(registration.sequence_start, transitions.sequence_floor(now) + 1)
+
+
+def _target_names() -> list[str]:
+    from bot.targets.registry import names as registered
+
+    return list(registered())
 
 
 async def list_tasks(deps: Deps, actor: Actor) -> list[TaskInfo]:
@@ -258,48 +215,68 @@ async def visible_tasks(deps: Deps, actor: Actor) -> list[TaskInfo]:
     """The tasks the actor may view, possibly none; never refuses (App Home shows an empty list)."""
     may_view = await checker(deps, actor, "view")
     async with deps.sessions() as session:
-        tasks = (await session.scalars(select(Task).where(Task.team_id == actor.team_id).order_by(Task.alias))).all()
-        rows = await session.execute(
-            select(ChangeRequest.open_slot, ChangeRequest.id).where(ChangeRequest.open_slot.is_not(None))
-        )
-        opens = {slot: rid for slot, rid in rows.all()}
-    return [task_info(t, opens.get(t.id)) for t in tasks if may_view(task_target(t)).allowed]
+        tasks = (
+            await session.scalars(
+                select(Task).where(Task.team_id == actor.team_id, Task.removed_at.is_(None)).order_by(Task.alias)
+            )
+        ).all()
+        opens = await transitions.open_requests(session)
+    return [task_info(t, opens.get(t.id)) for t in tasks if may_view(task_scope(t)).allowed]
 
 
-async def list_statuses(deps: Deps, actor: Actor) -> list[TaskStatus]:
-    """`/rtc tasks`: the visible tasks with the provider state of each."""
-    return [await _status(deps, info) for info in await list_tasks(deps, actor)]
+PAGE_SIZE = 20
+
+
+async def list_statuses(
+    deps: Deps, actor: Actor, *, page: int = 1, selector: str | None = None, page_size: int = PAGE_SIZE
+) -> TaskPage:
+    """`/rtc tasks`: one page of the visible tasks (optionally only a tag's or a provider's), each with what
+    its provider says now; the page's providers are asked at once, and the pacer keeps that within each
+    provider's rate limit."""
+    infos = await list_tasks(deps, actor)
+    if selector:
+        scope = parse_scope(selector)
+        infos = [i for i in infos if scope_matches(scope, i)]
+    pages = max(1, -(-len(infos) // page_size))
+    page = min(max(1, page), pages)
+    shown = infos[(page - 1) * page_size : page * page_size]
+    statuses = list(await asyncio.gather(*(_status(deps, info) for info in shown)))
+    return TaskPage(statuses, page, pages, len(infos), selector)
 
 
 async def show_task(deps: Deps, actor: Actor, alias: str) -> TaskStatus:
     task = await load_authorized(deps, actor, alias, "view")
     async with deps.sessions() as session:
-        info = task_info(task, await open_request_id(session, task.id))
-    return await _status(deps, info)
+        info = task_info(task, (await transitions.open_requests(session)).get(task.id))
+    return await _status(deps, info, task)
 
 
-async def _status(deps: Deps, info: TaskInfo) -> TaskStatus:
-    async with deps.sessions() as session:
-        task = await load_task(session, info.team_id, info.alias)
-    state = await read_state(deps, task)
+async def _status(deps: Deps, info: TaskInfo, task: Task | None = None) -> TaskStatus:
+    if task is None:
+        async with deps.sessions() as session:
+            task = await load_task(session, info.team_id, info.alias)
+    target = target_of(task)
+    state = await target.read(deps.providers, task_ref(task))
     drift: list[str] = []
     if state.in_force is not None and task.configuration is not None:
-        drift = describe_changes(task.provider, task.configuration, updatable(state.in_force))
-    return TaskStatus(task=info, provider=state, drift_lines=drift)
+        drift = target.describe(task.configuration, state.in_force)
+    config = state.in_force or task.configuration
+    summary = target.summarize(task_ref(task), config) if config else []
+    async with deps.sessions() as session:
+        watching = await incident_views.watch_of(session, task)
+    return TaskStatus(task=info, provider=state, drift_lines=drift, summary_lines=summary, watch=watching)
 
 
 async def remove_task(deps: Deps, actor: Actor, alias: str) -> TaskInfo:
-    """Refused while a change is open; its versions and requests go with it, the audit trail stays."""
-    await load_authorized(deps, actor, alias, "admin")
+    """Refused while a change is open. The task stops being listed or changed and its alias is free again;
+    its versions, requests and audit trail are kept (see `Task.removed_at`)."""
+    alias = (await load_authorized(deps, actor, alias, "admin")).alias
     async with deps.sessions.begin() as session:
         task = await load_task(session, actor.team_id, alias)
-        open_id = await open_request_id(session, task.id)
-        if open_id is not None:
-            raise BadInput(
-                f"{alias} has an open change (request #{open_id}); cancel it or `/rtc unlock {alias}` first",
-                terminal=f"{alias} has an open change (request #{open_id}); it must be cancelled or finished in Slack first",
-            )
+        holder = await transitions.lock_holder(session, task.id)
+        if holder is not None:
+            raise OpenChange(alias, holder.id)
         info = task_info(task)
-        await session.delete(task)
+        task.removed_at, task.alias = deps.clock(), removed_alias(task.id, task.alias)
         audit.record(session, deps, actor, "task.remove", f"task:{alias}", task_alias=alias, before=info.identifiers)
     return info
