@@ -9,16 +9,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import home
-from bot.services.deps import Actor, Deps
-from handlers import actor_of, blocks, deps_of
+from handlers import lifecycle
+from handlers.context import actor_of, deps_of
 from handlers.errors import later
-
-
-async def publish_home(deps: Deps, actor: Actor, client: AsyncWebClient) -> None:
-    found = await home.home(deps, actor)
-    view = blocks.home_view(waiting=found.waiting, mine=found.mine, tasks=found.tasks, recent=found.recent)
-    await client.views_publish(user_id=actor.user_id, view=view)
 
 
 def register(app: AsyncApp) -> None:
@@ -30,4 +23,4 @@ def register(app: AsyncApp) -> None:
 
 
 async def _publish_for(context: AsyncBoltContext, body: dict[str, Any], client: AsyncWebClient) -> None:
-    await publish_home(deps_of(context), await actor_of(context, body), client)
+    await lifecycle.publish_home(deps_of(context), await actor_of(context, body), client)

@@ -22,8 +22,12 @@ COMMANDS: dict[str, str] = {
     "revoke": "bot.cli.admin:revoke",
     "grants": "bot.cli.admin:grants",
     "audit": "bot.cli.admin:audit",
+    "slack": "bot.cli.slack:slack",
+    "rundown": "bot.cli.rundown:rundown",
     "serve": "bot.cli.serve:serve",
     "demo": "bot.cli.demo:demo",
+    "incidents": "bot.cli.watch:incidents",
+    "watch": "bot.cli.watch:watch",
 }
 
 

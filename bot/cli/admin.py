@@ -36,6 +36,7 @@ def _run(team: str, work: Callable[[Deps, Actor], Awaitable[T]], *, providers: b
     import getpass
 
     from bot.cli.db import run_with_engine
+    from bot.cli.wording import terminal
     from bot.config import get_settings
     from bot.services.deps import Actor, Deps
     from bot.services.errors import ServiceError
@@ -46,10 +47,11 @@ def _run(team: str, work: Callable[[Deps, Actor], Awaitable[T]], *, providers: b
         settings = get_settings()
         registry = _registry(settings) if providers else cast("ProviderRegistry", _NoProviders())
         try:
-            deps = Deps(session_factory(engine), registry, settings)
+            # with RTCOPS_AUDIT_WEBHOOK set, what the CLI does reaches the webhook too (bot.store.audit_feed)
+            deps = Deps(session_factory(engine, audit_feed=bool(settings.audit_webhook_url)), registry, settings)
             return await work(deps, Actor.cli(team, getpass.getuser()))
         except ServiceError as exc:
-            click.echo(f"error: {exc.terminal}", err=True)
+            click.echo(f"error: {terminal(exc)}", err=True)
             sys.exit(1)
         finally:
             await registry.aclose()
@@ -73,19 +75,6 @@ class _NoProviders:
         return None
 
 
-def _tags(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
-
-
-def _canvas(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    w, sep, h = text.lower().partition("x")
-    if not sep or not w.isdigit() or not h.isdigit():
-        raise click.BadParameter("use WIDTHxHEIGHT, e.g. 1280x720", param_hint="--canvas")
-    return int(w), int(h)
-
-
 def _refuse_option_typos(ids: tuple[str, ...]) -> None:
     """Unknown options are let through as ids (a TaskId may start with "-"), so a mistyped long option
     (`--volum 5`) is caught here rather than registered as an id."""
@@ -106,19 +95,22 @@ def task() -> None:
 
 @task.command("add", context_settings={"ignore_unknown_options": True})
 @TEAM
-@click.argument("provider", type=click.Choice(["volcengine", "tencent"]))
+@click.argument("provider")
 @click.argument("alias")
 @click.argument("ids", nargs=-1, required=True)
-@click.option("--canvas", help="WxH, used when Get cannot report it (Volcengine).")
+@click.option("--canvas", help="Volcengine: WxH, used when Get cannot report it.")
 @click.option("--business-id", help="Volcengine BusinessId.")
 @click.option("--region", help="Tencent region (default TENCENTCLOUD_REGION).")
 @click.option("--site", type=click.Choice(["intl", "china"]), help="Tencent site (default RTCOPS_TENCENT_SITE).")
 @click.option("--channel", help="Slack channel ID for notifications.")
 @click.option("--tags", default="", help="Comma-separated tags.")
 @click.option("--stream-url", help="Tencent: the ingest's current source URL.")
-@click.option("--volume", type=int, help="Tencent: the ingest's current Volume.")
+@click.option("--volume", help="Tencent: the ingest's current Volume.")
 @click.option("--paused/--running", "paused", default=None, help="Tencent: whether the ingest is paused now.")
-@click.option("--force", is_flag=True, help="Tencent: register even if Describe says the task does not exist.")
+@click.option(
+    "--option", "extra", multiple=True, metavar="NAME=VALUE", help="Any other registration option of the task's target."
+)
+@click.option("--force", is_flag=True, help="Register even if the provider says the task does not exist.")
 def task_add(
     team: str,
     provider: str,
@@ -131,44 +123,44 @@ def task_add(
     channel: str | None,
     tags: str,
     stream_url: str | None,
-    volume: int | None,
+    volume: str | None,
     paused: bool | None,
+    extra: tuple[str, ...],
     force: bool,
 ) -> None:
     """Register a task: volcengine ALIAS APPID ROOMID TASKID | tencent ALIAS SDKAPPID TASKID.
 
+    The ids and options are checked by the task's target, exactly as `/rtc task add` checks them.
     Volcengine tasks are read with Get, and the configuration in force becomes version 1. Tencent cannot
     report an ingest's settings, so give them with --stream-url, --volume and --paused/--running: they are
     checked against the task's site and kept as version 1. Without them the task has no baseline, and its
     first change is merged onto an empty one (only the fields that change names are known).
 
-    A Tencent TaskId may start with "-" and needs no "--" before it. A Tencent task that Describe reports
-    as NotExist is refused unless --force; a Volcengine task that Get does not find (Get only sees tasks
-    started in the last 72 hours) is registered with a warning.
+    A Tencent TaskId may start with "-" and needs no "--" before it. A task the provider says does not
+    exist is refused unless --force; a Volcengine task that Get does not find (Get only sees tasks started
+    in the last 72 hours) is registered with a warning.
     """
     from bot.services import tasks as task_service
 
     _refuse_option_typos(ids)
-    spec: task_service.VolcengineTask | task_service.TencentTask
-    stated: dict[str, Any] = {"StreamUrl": stream_url, "Volume": volume, "IsPause": paused}
-    configuration = {k: v for k, v in stated.items() if v is not None}
-    if provider == "volcengine":
-        if configuration or force:
-            raise click.UsageError("--stream-url, --volume, --paused/--running and --force are for tencent tasks")
-        if len(ids) != 3:
-            raise click.UsageError("volcengine needs: ALIAS APPID ROOMID TASKID")
-        spec = task_service.VolcengineTask(
-            alias, ids[0], ids[1], ids[2], business_id=business_id, canvas=_canvas(canvas), tags=_tags(tags),
-            notify_channel=channel,
-        )  # fmt: skip
-    else:
-        if len(ids) != 2 or not ids[0].isdigit():
-            raise click.UsageError("tencent needs: ALIAS SDKAPPID TASKID (SdkAppId is a number)")
-        spec = task_service.TencentTask(
-            alias, int(ids[0]), ids[1], region=region, site=site, tags=_tags(tags), notify_channel=channel,
-            configuration=configuration,
-        )  # fmt: skip
-    added = _run(team, lambda d, a: task_service.add_task(d, a, spec, force=force), providers=True)
+    stated = {
+        "canvas": canvas,
+        "business-id": business_id,
+        "region": region,
+        "site": site,
+        "channel": channel,
+        "tags": tags or None,
+        "url": stream_url,
+        "volume": volume,
+        "state": None if paused is None else ("paused" if paused else "running"),
+    }
+    options = {k: v for k, v in stated.items() if v is not None}
+    for item in extra:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--option")
+        options[key] = value
+    added = _run(team, lambda d, a: task_service.add_task(d, a, provider, alias, ids, options, force=force), providers=True)
     info = added.task
     click.echo(f"added {info.alias} ({info.provider}), version {info.version}, baseline {added.baseline_source}")
     if added.provider is not None:
@@ -269,19 +261,72 @@ def grants(team: str, subject: str | None) -> None:
         click.echo(f"{g.subject_type} {g.subject_id}\t{g.role}\t{g.scope}{until}\t(by {g.granted_by})")
 
 
+def _when(value: str | None, option: str) -> datetime | None:
+    from datetime import UTC
+
+    from bot.services.audit import parse_when
+    from bot.services.errors import BadInput
+
+    if value is None:
+        return None
+    try:
+        return parse_when(value, datetime.now(UTC))
+    except BadInput as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
 @click.command()
 @TEAM
 @click.option("--task", "alias", help="Only events about this task.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000), help="How many events, 1-1000.")
-def audit(team: str, alias: str | None, limit: int) -> None:
-    """Show the audit trail, newest first: who changed what, with the provider's RequestId."""
-    from bot.services.audit import list_audit
+@click.option("--tag", help="Export: only events about the tasks with this tag.")
+@click.option("--limit", type=click.IntRange(1, 1000), help="Listing: how many of the newest events, 1-1000 (default 50).")
+@click.option("--since", help="Export from this time (inclusive): 7d, 12h, 30m ago, a date, or ISO 8601.")
+@click.option("--until", help="Export up to this time (exclusive), written as --since.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "csv", "json"]), help="Export format: text, csv (RFC 4180), json (JSON Lines)."
+)
+def audit(
+    team: str, alias: str | None, tag: str | None, limit: int | None, since: str | None, until: str | None, fmt: str | None
+) -> None:
+    """Show the audit trail: who changed what, with the provider's RequestId.
 
-    events = _run(team, lambda d, a: list_audit(d, a, alias=alias, limit=limit))
-    if not events:
-        click.echo(f"no audit events for task {alias}" if alias else "no audit events in this team", err=True)
-    for e in events:
-        pairs = (("request", e.change_request_id), ("RequestId", e.provider_request_id))
-        extra: dict[str, Any] = {k: v for k, v in pairs if v}
-        tail = json.dumps(extra) if extra else ""
-        click.echo(f"{e.at.isoformat()}\t{e.actor}\t{e.action}\t{e.target}\t{e.outcome}\t{e.detail}\t{tail}")
+    Without --since, --until or --format: the newest events first (--limit, default 50). With any of them: an
+    export, oldest first and with no upper limit, streamed a page at a time (its memory does not grow with
+    the trail), as text, CSV with a header row, or JSON Lines (one object per line).
+    """
+    exporting = since is not None or until is not None or fmt is not None or tag is not None
+    if not exporting:
+        from bot.services.audit import list_audit, text_line
+
+        events = _run(team, lambda d, a: list_audit(d, a, alias=alias, limit=limit or 50))
+        if not events:
+            click.echo(f"no audit events for task {alias}" if alias else "no audit events in this team", err=True)
+        for e in events:
+            click.echo(text_line(e))
+        return
+    if limit is not None:
+        raise click.UsageError("--limit is for the listing of the newest events; an export has no limit")
+    if alias is not None and tag is not None:
+        raise click.UsageError("give --task or --tag, not both")
+    begin, end = _when(since, "--since"), _when(until, "--until")
+    _run(team, lambda d, a: _export(d, a, alias=alias, tag=tag, since=begin, until=end, fmt=fmt or "text"))
+
+
+async def _export(
+    deps: Deps, actor: Actor, *, alias: str | None, tag: str | None, since: datetime | None, until: datetime | None, fmt: str
+) -> None:
+    """Writes each line as soon as its page is read; stdout is flushed per page, so a reader sees it arrive."""
+    from bot.services.audit import PAGE, Writer, export
+
+    writer = Writer(fmt)  # type: ignore[arg-type]
+    out = sys.stdout
+    out.write(writer.header())
+    count = 0
+    async for e in export(deps, actor, alias=alias, tag=tag, since=since, until=until):
+        out.write(writer.line(e))
+        count += 1
+        if count % PAGE == 0:
+            out.flush()
+    out.flush()
+    if count == 0:
+        click.echo("no audit events in that range", err=True)

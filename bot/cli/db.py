@@ -38,17 +38,26 @@ def run_with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (OSError, ConnectionError) as exc:
-        click.echo(f"error: cannot reach the database in DATABASE_URL: {exc.__class__.__name__}: {exc}", err=True)
-        sys.exit(1)
     except schema.SchemaNotCurrent as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except Exception as exc:
-        if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite")):
-            click.echo(f"error: database: {str(exc).splitlines()[0][:300]}", err=True)
-            sys.exit(1)
-        raise
+        line = database_problem(exc)
+        if line is None:
+            raise
+        click.echo(f"error: {line}", err=True)
+        sys.exit(1)
+
+
+def database_problem(exc: BaseException) -> str | None:
+    """The one line to print when `exc` says the database cannot be used (wrong host or port, a missing
+    database or SQLite directory, refused credentials); None for anything else. Never the URL itself."""
+    if isinstance(exc, OSError | ConnectionError):
+        return f"cannot reach the database in DATABASE_URL: {exc.__class__.__name__}: {exc}"
+    if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite")):
+        detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        return f"database: {detail}"
+    return None
 
 
 @click.group()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from bot.config import Settings
 from bot.sandbox import tencent_sim, volcengine_sim
+from bot.sandbox.examples import APP_ID, ROOM_ID, TASK_ID, side_by_side_start
 from bot.sandbox.serve import serve_in_loop
 from bot.sandbox.slack_api import FakeSlack, Message
 from bot.sandbox.slack_driver import NotSeen, SlackDriver, plain_text, readable, wait_for
@@ -38,25 +40,8 @@ CHANNELS = {REQUESTS: "rtc-requests", FINALS_OPS: "finals-ops", NOTIFY: "rtc-not
 BOT_TOKEN = "xoxb-demo-bot-token"  # noqa: S105
 SIGNING_SECRET = "demo-signing-secret-not-a-real-one"  # noqa: S105
 
-APP_ID, ROOM_ID, TASK_ID, SDK_APP_ID = "app-finals", "room-finals", "mix-finals", 1400000001
-SIDE_BY_SIDE: dict[str, Any] = {
-    "AppId": APP_ID,
-    "RoomId": ROOM_ID,
-    "TaskId": TASK_ID,
-    "PushURL": "rtmp://cdn.example.com/live/finals",
-    "TargetStreams": {"StreamList": [{"UserId": "host", "Index": 0}, {"UserId": "guest", "Index": 1}]},
-    "Layout": {
-        "LayoutMode": 2,
-        "CustomLayout": {
-            "Canvas": {"Width": 1280, "Height": 720, "Background": "#000000"},
-            "Regions": [
-                {"StreamIndex": 0, "LocationX": 0.0, "LocationY": 0.0, "WidthProportion": 0.5, "HeightProportion": 1.0},
-                {"StreamIndex": 1, "LocationX": 0.5, "LocationY": 0.0, "WidthProportion": 0.5, "HeightProportion": 1.0},
-            ],
-        },
-    },
-    "Encode": {"VideoWidth": 1280, "VideoHeight": 720, "VideoBitrate": 2500, "VideoFps": 25},
-}
+SDK_APP_ID = 1400000001
+SIDE_BY_SIDE: dict[str, Any] = side_by_side_start()  # host and guest, 1280x720
 INGEST: dict[str, Any] = {
     "SdkAppId": SDK_APP_ID,
     "RoomId": "lobby",
@@ -102,7 +87,7 @@ class Stack:
 @contextlib.asynccontextmanager
 async def local_stack(database_url: str) -> AsyncIterator[Stack]:
     """Simulators, the Slack stand-in, a migrated database and the bot, each on its own loopback port."""
-    from bot.cli.serve import start
+    from bot import app as bot_app
     from bot.server import create_server
     from bot.store.engine import create_engine
     from bot.store.schema import upgrade
@@ -129,20 +114,21 @@ async def local_stack(database_url: str) -> AsyncIterator[Stack]:
             tencent_endpoint=tc_url,
             tencent_site="intl",
             log_level="WARNING",
+            watch_interval_seconds=0.5,  # the demo's two live tasks are read twice a second, so alerts come at once
         )
         engine = create_engine(database_url)
         try:
             await upgrade(engine)
         finally:
             await engine.dispose()
-        started = await start(settings)
+        bot = await bot_app.start(settings)
+        bot.start_loops()
         try:
-            server = create_server(started.app)
+            server = create_server(bot.app, provider_events=bot.provider_events)
             async with serve_in_loop(server) as bot_url, SlackDriver(bot_url, SIGNING_SECRET, fake, team=TEAM) as slack:
-                yield Stack(slack, fake, started.deps, slack_url, volc_url, tc_url, volc_state, tencent_state, database_url)
+                yield Stack(slack, fake, bot.deps, slack_url, volc_url, tc_url, volc_state, tencent_state, database_url)
         finally:
-            await started.deps.providers.aclose()
-            await started.engine.dispose()
+            await bot_app.stop(bot)
 
 
 def _echo(text: str = "") -> None:
@@ -238,6 +224,8 @@ class Walkthrough:
         await self.approver_approves(parent)
         await self.ingest_applies_at_once()
         await self.history_and_rollback()
+        await self.a_push_fails_and_recovers()
+        await self.a_drift_is_restored()
 
     async def tasks_in_the_simulators(self) -> None:
         self.step(1, "Two live tasks are running at the (simulated) providers")
@@ -341,6 +329,70 @@ class Walkthrough:
             raise StepFailed("the rollback did not send the side-by-side layout of version 1")
         _echo(f"  Volcengine received {len(updates)} updates in all; the finals are side by side again")
 
+    # -- watching -------------------------------------------------------------------------------------
+    def alerts(self) -> list[Message]:
+        return [m for m in self.s.fake.channel_messages(FINALS_OPS) if "incident #" in plain_text(m.blocks, m.text)]
+
+    async def click(self, user: str, message: Message, action: str) -> None:
+        _echo(f"  {USERS[user]} clicks {_button_text(message, action)}")
+        response = await self.slack.click(user, message, action)
+        if response.status_code != 200:
+            raise StepFailed(f"the bot answered HTTP {response.status_code} to the click")
+
+    async def a_push_fails_and_recovers(self) -> None:
+        self.step(9, "The CDN drops the finals push; nobody touched anything, and rtcops tells #finals-ops")
+        self.s.volc.set_task_health(APP_ID, ROOM_ID, TASK_ID, status=4, stop_reason="PushStreamFailed")
+        _echo("  (the Volcengine simulator now reports Status 4, StopReason PushStreamFailed)")
+        alert = (await self.wait(self.alerts, "the alert in #finals-ops"))[0]
+        _echo(f"  the bot posts in #{CHANNELS[FINALS_OPS]}:")
+        self.show(alert, "    │ ")
+        await self.click(OPERATOR, alert, "rtc_incident_ack")
+        await self.wait(lambda: OPERATOR in json.dumps(alert.blocks), "the acknowledgement in the alert")
+        self.s.volc.recover_task(APP_ID, ROOM_ID, TASK_ID)
+        _echo("  (the push is back: Status 2, pushing)")
+        await self.wait(lambda: "recovered after" in plain_text(alert.blocks), "the alert to say it recovered")
+        _echo("  the same message now reads (nothing new is posted):")
+        self.show(alert, "    │ ")
+        if len(self.alerts()) != 1:
+            raise StepFailed(f"expected one alert in #finals-ops, saw {len(self.alerts())}")
+
+    async def a_drift_is_restored(self) -> None:
+        self.step(10, "Someone swaps the finals layout from another tool; arno restores it through approval")
+        regions = copy.deepcopy(SIDE_BY_SIDE["Layout"])
+        parts = regions["CustomLayout"]["Regions"]
+        parts[0]["LocationX"], parts[1]["LocationX"] = 0.5, 0.0
+        self.s.volc.drift_task(APP_ID, ROOM_ID, TASK_ID, {"Layout": regions})
+        _echo("  (another tool's Update swaps host and guest)")
+        alert = (await self.wait(lambda: self.alerts()[1:], "the drift alert"))[0]
+        _echo(f"  the bot posts in #{CHANNELS[FINALS_OPS]}, with the before/after picture in its thread:")
+        self.show(alert, "    │ ")
+        seen = len(self.slack.request_messages(FINALS_OPS))
+        restore = next(a for a in _actions(alert) if a.startswith("Restore"))
+        await self.click(APPROVER, alert, "rtc_incident_restore")
+        request = (await self.wait(lambda: self.slack.request_messages(FINALS_OPS)[seen:], f"the {restore} request"))[0]
+        _echo("  the bot posts the rollback for approval, where the button was:")
+        self.show(request, "    │ ")
+        await self.click(ADMIN, request, "rtc_approve")
+        await self.outcome(request)
+        await self.wait(lambda: "recovered after" in plain_text(alert.blocks), "the drift alert to say it recovered")
+        _echo("  applied; the drift alert now reads:")
+        self.show(alert, "    │ ")
+        task = self.s.volc.task(APP_ID, ROOM_ID, TASK_ID)
+        if task is None or _regions({"Layout": task.config["Layout"]}) != _regions(SIDE_BY_SIDE):
+            raise StepFailed("the simulator does not show the side-by-side layout again")
+
+
+def _actions(message: Message) -> list[str]:
+    return [e["text"]["text"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def _button_text(message: Message, action: str) -> str:
+    for block in message.blocks:
+        for element in block.get("elements") or []:
+            if block["type"] == "actions" and element.get("action_id") == action:
+                return str(element["text"]["text"])
+    raise StepFailed(f"the message has no {action} button")
+
 
 def _regions(body: dict[str, Any]) -> list[tuple[float, ...]]:
     keys = ("LocationX", "LocationY", "WidthProportion", "HeightProportion")
@@ -351,7 +403,8 @@ def _closing(stack: Stack, keep_serving: bool) -> list[str]:
     lines = [
         "",
         "Done: a layout change proposed, refused to its own author, approved, applied once; an ingest change applied",
-        "at once; a rollback approved and applied. Everything went through signed HTTP to the real bot.",
+        "at once; a rollback approved and applied; a failed push told and recovered in one message; a layout changed",
+        "behind rtcops' back, told and restored. Everything went through signed HTTP to the real bot.",
         "",
         "What ran:",
         f"  the bot (rtcops serve)   {stack.slack.events_url}",

@@ -65,8 +65,15 @@ def _from_preset(name: str, streams: str | None, canvas: tuple[int, int], option
         _fail(lines)
 
 
+_IDS = ("AppId", "RoomId", "TaskId")
+
+
 def _from_body_file(path: Path) -> dict[str, Any]:
-    """A whole Update body, validated as the client would before sending it; its configuration sections."""
+    """An Update body, validated as the client would before sending it; its configuration sections.
+
+    Drawing needs no task, so a file without AppId, RoomId and TaskId (say, the Layout and TargetStreams pasted
+    from the documentation) is checked as the configuration of a full-replace Update; a file that names a task
+    is checked as the whole body it is."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -76,9 +83,10 @@ def _from_body_file(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         _fail([f"{path} is not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"])
     if not isinstance(data, dict):
-        _fail([f"{path} must hold a JSON object (an UpdatePushMixedStreamToCDN body), got {type(data).__name__}"])
+        _fail([f"{path} must hold a JSON object (an UpdatePushMixedStreamToCDN body or its sections), got {type(data).__name__}"])
+    body = data if any(k in data for k in _IDS) else {**dict.fromkeys(_IDS, "preview"), **data}
     try:
-        UpdatePushMixedStreamToCDN.model_validate(data)
+        UpdatePushMixedStreamToCDN.model_validate(body)
     except ValidationError as exc:
         _fail([f"{path}: {line}" for line in validation_problems(exc)])
     return {k: data[k] for k in UPDATABLE_SECTIONS if k in data}
@@ -102,7 +110,11 @@ def _config(
 @click.option("--canvas", "canvas_text", default="640x480", show_default=True, metavar="WxH", help="Canvas size.")
 @click.option("--option", "option_pairs", multiple=True, metavar="NAME=VALUE", help="Preset option (repeatable), e.g. corner=bl.")
 @click.option("--background", metavar="#RRGGBB", help="Canvas colour.")
-@click.option("--body-file", type=click.Path(dir_okay=False, path_type=Path), help="An Update body in provider JSON.")
+@click.option(
+    "--body-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An Update body in provider JSON, or only its TargetStreams and Layout (AppId, RoomId, TaskId not needed).",
+)
 @click.option("--before-preset", metavar="NAME", help="Also draw a 'now' picture from this preset, beside the proposal.")
 @click.option("--before-streams", metavar="LIST", help="Streams of the 'now' preset (default: --streams).")
 @click.option("--before-option", "before_pairs", multiple=True, metavar="NAME=VALUE", help="Option of the 'now' preset.")

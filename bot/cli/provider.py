@@ -18,10 +18,10 @@ import click
 from pydantic import BaseModel, ValidationError
 
 from bot.config import Settings
-from bot.providers.errors import InvalidRequest, ProviderError
+from bot.providers.errors import InvalidRequest, ProviderError, validation_problems
 from bot.providers.registry import ProviderRegistry
 from bot.providers.reply import ProviderReply
-from bot.providers.volcengine_models import UPDATABLE_SECTIONS
+from bot.providers.volcengine_models import UPDATABLE_SECTIONS, UpdatePushMixedStreamToCDN
 
 T = TypeVar("T")
 
@@ -45,6 +45,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+class _ReadFailed(Exception):
+    """The task could not be read before an Update, so the Update was not sent."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _RefusedAfterRead(InvalidRequest):
+    """Our validation refused the Update once the task was read: the Get went out, the Update did not."""
+
+
 def _run(call: Callable[[ProviderRegistry], Awaitable[ProviderReply[T]]]) -> None:
     """Run one call on a fresh registry and turn every expected failure into its exit code."""
 
@@ -57,12 +69,21 @@ def _run(call: Callable[[ProviderRegistry], Awaitable[ProviderReply[T]]]) -> Non
 
     try:
         reply = asyncio.run(main())
+    except _RefusedAfterRead as exc:
+        lines = [f"invalid: {p}" for p in exc.problems]
+        _fail([*lines, "the Update was not sent (the task was read to check it against what it runs with)"], 2)
     except InvalidRequest as exc:
         _fail([f"invalid: {p}" for p in exc.problems] + ["nothing was sent"], 2)
+    except _ReadFailed as exc:
+        _fail([f"error: {exc.error}", "the Update was not sent: the task could not be read; --no-read sends it unread"], 1)
     except ProviderError as exc:
         _fail([f"error: {exc}"], 1)
     out = {"Action": reply.action, "RequestId": reply.request_id, "Result": _jsonable(reply.result)}
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    if reply.action == "UpdateStreamIngest" and getattr(reply.result, "exists", True) is False:
+        # a successful answer that says the ingest is gone: nothing was updated
+        gone = f"error: the ingest does not exist at Tencent (Status NotExist, RequestId {reply.request_id}); nothing was updated"
+        _fail([gone], 1)
 
 
 def _body_file(path: Path) -> dict[str, Any]:
@@ -108,6 +129,11 @@ def volcengine() -> None:
     is_flag=True,
     help="Full replace on purpose: every section the file leaves out is reset to its defaults.",
 )
+@click.option(
+    "--no-read",
+    is_flag=True,
+    help="Send without reading the task first (its canvas, audio profile and streams then go unchecked).",
+)
 def volcengine_update(
     app_id: str,
     room_id: str,
@@ -116,6 +142,7 @@ def volcengine_update(
     sequence_number: int | None,
     partial: bool,
     reset_omitted: bool,
+    no_read: bool,
 ) -> None:
     """UpdatePushMixedStreamToCDN.
 
@@ -127,6 +154,12 @@ def volcengine_update(
       --partial        change only what the file holds (arrays such as Regions are sent whole);
       --reset-omitted  reset the missing sections to their defaults on purpose.
     A file that holds all four sections needs neither.
+
+    \b
+    The task is read first (GetPushMixedStreamToCDNTask), so the body is checked as the bot checks it: against
+    the canvas size and audio profile the task started with, and, with --partial, against the streams and
+    regions it runs. --no-read skips that read (e.g. for a task started more than 72 hours ago, which Get no
+    longer sees).
     """
     if partial and reset_omitted:
         _fail(["invalid: --partial and --reset-omitted contradict each other; choose one", "nothing was sent"], 2)
@@ -147,7 +180,33 @@ def volcengine_update(
         body["SequenceNumber"] = sequence_number
     if partial:
         body["IsUpdatePartialParam"] = True
-    _run(lambda r: r.volcengine.update_push_mixed_stream_to_cdn(body))
+    try:
+        model = UpdatePushMixedStreamToCDN.model_validate(body)
+    except ValidationError as exc:
+        _fail([f"invalid: {p}" for p in validation_problems(exc)] + ["nothing was sent"], 2)
+    _run(lambda r: _update_after_reading(r, model, read=not no_read))
+
+
+async def _update_after_reading(
+    registry: ProviderRegistry, model: UpdatePushMixedStreamToCDN, *, read: bool
+) -> ProviderReply[str]:
+    """Read the task, then validate the body again with what the task runs with, as the services do."""
+    client = registry.volcengine
+    if not read:
+        return await client.update_push_mixed_stream_to_cdn(model)
+    query = {"AppId": model.app_id, "RoomId": model.room_id, "TaskId": model.task_id}
+    try:
+        got = await client.get_push_mixed_stream_to_cdn_task(query)
+    except ProviderError as exc:
+        raise _ReadFailed(exc) from None
+    info = got.result.push_mixed_stream_to_cdn_task
+    if info is None:
+        raise _RefusedAfterRead([f"GetPushMixedStreamToCDNTask reported no task {model.task_id} (RequestId {got.request_id})"])
+    try:
+        checked = UpdatePushMixedStreamToCDN.model_validate(model.body(), context=info.update_context())
+    except ValidationError as exc:
+        raise _RefusedAfterRead(validation_problems(exc)) from None
+    return await client.update_push_mixed_stream_to_cdn(checked)
 
 
 @volcengine.command("get")

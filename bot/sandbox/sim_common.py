@@ -2,6 +2,13 @@
 and the /_sandbox control endpoints through which a separately served simulator is driven by tests.
 
 Kept apart from the provider modules so each of those reads as a description of one provider's API.
+
+Two faults stand for the two halves of a dropped connection, because a client must treat them alike and a
+simulator must let a test tell them apart: `timeout` holds the request before the provider acts (the call
+may still happen after the client gave up), `lose` lets the provider act and then withholds the answer
+(the call has happened; only the client does not know). Task health (`/_sandbox/tasks/health`, `…/recover`)
+and configuration drift (`…/drift`) are what the provider or another tool does behind the client's back;
+each simulator says what they mean for its tasks.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ from starlette.routing import Route
 
 CONTROL_PREFIX = "/_sandbox"
 
-FaultKind = Literal["latency", "status", "timeout", "error"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("latency", "status", "timeout", "error")
+FaultKind = Literal["latency", "status", "timeout", "lose", "error"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("latency", "status", "timeout", "lose", "error")
+HOLDING_KINDS: tuple[FaultKind, ...] = ("timeout", "lose")  # without seconds they hold for 30 s
 
 
 def new_request_id() -> str:
@@ -37,7 +45,10 @@ class Fault:
     kind: `latency` delays the answer by `seconds`; `status` answers with HTTP `status` (5xx) and the
     provider's transient error; `timeout` holds the request for `seconds` (longer than the client waits)
     and then processes it normally, as a real backend would, so a Start may have happened after all;
-    `error` answers with error `code`. `times` limits how many matching calls it hits (None: all).
+    `lose` processes the request at once and then withholds the answer for `seconds` before sending it,
+    as when the connection drops after the provider acted: the task state has changed before the client
+    could know; `error` answers with error `code`. `times` limits how many matching calls it hits (None: all).
+    At most one of status, timeout, lose and error applies to a call (the first that matches).
     """
 
     kind: FaultKind
@@ -86,7 +97,7 @@ def fault_from_json(data: Any) -> Fault:
         fault.status = 500
     if kind == "status" and fault.status is not None and fault.status < 500:
         raise FaultError("a status fault answers 5xx; use kind=error for other codes")
-    if kind == "timeout" and fault.seconds == 0:
+    if kind in HOLDING_KINDS and fault.seconds == 0:
         fault.seconds = 30.0
     return fault
 
@@ -209,6 +220,7 @@ class RecordedRequest:
     code: str | None = None
     request_id: str = ""
     faults: list[int] = field(default_factory=list)
+    held_seconds: float = 0.0  # a `lose` fault: the answer above was processed, then withheld this long
     resets: list[dict[str, Any]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
 
@@ -269,6 +281,11 @@ class SimState:
     def add_timeout(self, seconds: float = 30.0, action: str | None = None, times: int | None = 1) -> Fault:
         return self.add_fault(Fault("timeout", action=action, times=times, seconds=seconds))
 
+    def lose_answer(self, action: str | None = None, seconds: float = 30.0, times: int | None = 1) -> Fault:
+        """Carry the call out, then withhold its answer for `seconds` (a client with a shorter timeout never
+        sees it): the counterpart of add_timeout, which holds the call before carrying it out."""
+        return self.add_fault(Fault("lose", action=action, times=times, seconds=seconds))
+
     def fail_with_code(
         self,
         code: str,
@@ -304,6 +321,26 @@ class SimState:
     def end_task_json(self, data: dict[str, Any]) -> bool:
         """End a task as if the provider had (idle timeout, failure); the body names the task."""
         raise NotImplementedError
+
+    # Task health and drift through /_sandbox/tasks/…: each body names a task the simulator's way; the
+    # answer is the task as /_sandbox/tasks shows it. A simulator without the notion answers 404.
+    def health_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        raise ControlError("this simulator has no task health to set", 404)
+
+    def recover_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        raise ControlError("this simulator has no task health to recover", 404)
+
+    def drift_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        raise ControlError("this simulator has no configuration to drift", 404)
+
+
+class ControlError(Exception):
+    """A /_sandbox request that cannot be carried out; `status` is the HTTP answer (400, 404, 409)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
 
 
 async def apply_delay(plan: FaultPlan) -> None:
@@ -368,6 +405,20 @@ def control_routes(state: SimState) -> list[Route]:
             return _error("no running task matches", status=404)
         return JSONResponse({"ended": True})
 
+    def task_control(apply: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                data = await _json_body(request)
+                if not isinstance(data, dict):
+                    raise ControlError("body must be a JSON object naming the task")
+                return JSONResponse(apply(data))
+            except FaultError as exc:
+                return _error(str(exc))
+            except ControlError as exc:
+                return _error(exc.message, exc.status)
+
+        return endpoint
+
     async def qps(request: Request) -> Response:
         if request.method == "POST":
             try:
@@ -397,6 +448,9 @@ def control_routes(state: SimState) -> list[Route]:
         Route(f"{p}/requests", requests, methods=["GET"]),
         Route(f"{p}/tasks", tasks, methods=["GET"]),
         Route(f"{p}/tasks/end", end_task, methods=["POST"]),
+        Route(f"{p}/tasks/health", task_control(state.health_json), methods=["POST"]),
+        Route(f"{p}/tasks/recover", task_control(state.recover_json), methods=["POST"]),
+        Route(f"{p}/tasks/drift", task_control(state.drift_json), methods=["POST"]),
         Route(f"{p}/qps", qps, methods=["GET", "POST"]),
         Route(f"{p}/reset", reset, methods=["POST"]),
     ]
@@ -405,17 +459,35 @@ def control_routes(state: SimState) -> list[Route]:
 ErrorRenderer = Callable[[str, str | None, int | None], Response]
 
 
-async def apply_faults(state: SimState, action: str, record: RecordedRequest, render_error: ErrorRenderer) -> Response | None:
-    """Delay and/or fail this call as the faults say; None means: go on and process it normally."""
+@dataclass
+class FaultOutcome:
+    """What the faults decided for one call: an `answer` given instead of processing it, or (None) process
+    it normally and then hold the answer for `hold_after` seconds before sending it."""
+
+    answer: Response | None = None
+    hold_after: float = 0.0
+
+    async def deliver(self, response: Response) -> Response:
+        """The call has been carried out; a `lose` fault keeps its answer back before it goes out."""
+        if self.hold_after > 0:
+            await asyncio.sleep(self.hold_after)
+        return response
+
+
+async def apply_faults(state: SimState, action: str, record: RecordedRequest, render_error: ErrorRenderer) -> FaultOutcome:
+    """Delay and/or fail this call as the faults say; an outcome without an answer means: process it."""
     plan = state.faults.take(action)
     record.faults = plan.applied
     await apply_delay(plan)
     fault = plan.failure
     if fault is None:
-        return None
+        return FaultOutcome()
     if fault.kind == "timeout":
         await asyncio.sleep(fault.seconds)
-        return None
+        return FaultOutcome()
+    if fault.kind == "lose":
+        record.held_seconds = fault.seconds
+        return FaultOutcome(hold_after=fault.seconds)
     if fault.kind == "status":
-        return render_error(fault.code or "", fault.message, fault.status)
-    return render_error(fault.code or "InternalError", fault.message, fault.status)
+        return FaultOutcome(render_error(fault.code or "", fault.message, fault.status))
+    return FaultOutcome(render_error(fault.code or "InternalError", fault.message, fault.status))

@@ -1,4 +1,5 @@
-"""Server-side signature checks for the two simulators, written from providers.md §1.4 and §2.2.
+"""Server-side signature checks for the two simulators, written from providers.md §1.4 and §2.2, and the
+signature TRTC puts on the event callbacks it sends (tencent_sim's module docstring gives the pages).
 
 This is deliberately a second, independent implementation: it never imports bot/providers, so a bug in
 the client's signer cannot hide behind the same bug here. It rebuilds the canonical request from what
@@ -7,6 +8,7 @@ actually arrived on the wire (method, path, query, headers, body bytes), not fro
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -167,6 +169,12 @@ def tc3_signature(
     for part in (date, service, "tc3_request"):
         key = _hmac(key, part)
     return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def trtc_callback_sign(key: str, body: bytes) -> str:
+    """The `Sign` header of a TRTC event callback: base64(HMAC-SHA256(key, the raw body bytes)), the key being
+    the one configured for callbacks (trtc.io/document/54912 and /document/62717)."""
+    return base64.b64encode(hmac.new(key.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
 
 
 def same_signature(expected: str, given: str) -> bool:

@@ -12,17 +12,23 @@ slack_sdk.models, which the bot uses to build its blocks, so the two are a real 
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import count
 from typing import Any
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 TRIGGER_TTL = 3.0
 MESSAGE_BLOCKS = 50
@@ -60,6 +66,7 @@ _BLOCK_TYPES = {"section", "divider", "image", "actions", "context", "input", "h
 
 class _Checker:
     def __init__(self) -> None:
+        self.slack_files: list[str] = []  # file ids that image blocks point at: the caller checks they exist
         self.errors: list[str] = []
         self.action_ids: set[str] = set()
 
@@ -166,8 +173,14 @@ class _Checker:
                     self.err(f"{path}/{key}", "must be a string")
 
     def image_fields(self, el: dict[str, Any], path: str) -> None:
-        if "image_url" not in el and "slack_file" not in el:
-            self.err(path, "must provide image_url or slack_file")
+        if ("image_url" in el) == ("slack_file" in el):
+            self.err(path, "must provide exactly one of image_url or slack_file")
+        if "slack_file" in el:
+            file = el["slack_file"]
+            if not isinstance(file, dict) or ("id" in file) == ("url" in file):
+                self.err(path + "/slack_file", "must provide exactly one of id or url")
+            elif "id" in file:
+                self.slack_files.append(str(file["id"]))
         self.string(el, "image_url", path, limit=3000)
         self.string(el, "alt_text", path, limit=2000, required=True)
 
@@ -232,6 +245,15 @@ class _Checker:
                 self.element(block["element"], path + "/element", in_input=True)
 
 
+def slack_files(blocks: Any) -> list[str]:
+    """The Slack file ids image blocks and elements in `blocks` point at."""
+    checker = _Checker()
+    if isinstance(blocks, list):
+        for i, block in enumerate(blocks):
+            checker.block(block, f"/blocks/{i}", surface="message", block_ids=set())
+    return checker.slack_files
+
+
 def check_blocks(blocks: Any, *, surface: str) -> list[str]:
     """Slack-style error strings for a list of blocks on a surface ("message", "modal" or "home")."""
     checker = _Checker()
@@ -278,6 +300,7 @@ class Call:
     ok: bool
     error: str | None
     status: int
+    team: str | None = None  # the workspace (or organisation) of the token that made it
 
 
 @dataclass
@@ -289,6 +312,54 @@ class Message:
     thread_ts: str | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
     edits: int = 0
+    metadata: dict[str, Any] | None = None
+    team: str | None = None
+
+
+@dataclass
+class Workspace:
+    team_id: str
+    name: str
+    enterprise_id: str | None = None
+
+
+@dataclass
+class Grant:
+    """What a bot token speaks for: one workspace, or a whole organisation (an org-wide install)."""
+
+    team_id: str | None
+    enterprise_id: str | None = None
+    org: bool = False
+    revoked: bool = False
+
+    @property
+    def tenant(self) -> str:
+        return str(self.enterprise_id if self.org else self.team_id)
+
+
+@dataclass
+class _Authorized:
+    team_id: str
+    enterprise_id: str | None
+    org: bool
+    user: str
+    redirect_uri: str | None
+    scopes: str
+
+
+@dataclass
+class WebFault:
+    """A Web API misbehaviour on demand: calls of `method` (whose arguments `match` accepts) answer `error`
+    with HTTP `status`, or are rate-limited with Retry-After `retry_after`, `times` times (None: until
+    cleared). `applied` is set when the call is carried out before the error is answered (a lost answer)."""
+
+    method: str
+    error: str = "internal_error"
+    status: int = 200
+    times: int | None = 1
+    retry_after: int | None = None
+    match: Callable[[dict[str, Any]], bool] | None = None
+    after_doing: bool = False
 
 
 @dataclass
@@ -332,7 +403,12 @@ def _json_arg(args: dict[str, Any], name: str) -> Any:
 
 
 class FakeSlack:
-    """One fake workspace. ``app`` is the ASGI application; everything else is for tests to arrange and inspect."""
+    """Fake workspaces: one from the constructor, with `bot_token` as its token, and any added with
+    `add_workspace`, installed through the OAuth flow (`enable_oauth`, /oauth/v2/authorize, oauth.v2.access), each
+    with a token of its own. A token sees only its own workspace's channels and users (an org-wide install's
+    token, every workspace of its organisation), as Slack does: a post with the wrong workspace's token into a
+    channel answers channel_not_found. ``app`` is the ASGI application; everything else is for tests to arrange
+    and inspect."""
 
     def __init__(
         self,
@@ -352,26 +428,103 @@ class FakeSlack:
         self.channels = dict(channels or {})
         self.usergroups = {k: list(v) for k, v in (usergroups or {}).items()}
         self.base_url = base_url
+        self.workspaces: dict[str, Workspace] = {team_id: Workspace(team_id, "Fake")}
+        self.channel_team: dict[str, str] = dict.fromkeys(self.channels, team_id)
+        self.user_team: dict[str, str] = dict.fromkeys(self.users, team_id)
+        self.tokens: dict[str, Grant] = {bot_token: Grant(team_id)}
+        self.client_id: str | None = None
+        self.client_secret: str | None = None
+        self.oauth_redirect_uri: str | None = None
+        self._codes: dict[str, _Authorized] = {}
+        self._grant: Grant | None = None
+        self.app_token: str | None = None
+        self.socket_received: list[dict[str, Any]] = []
+        self._sockets: list[tuple[WebSocket, Any]] = []
         self.calls: list[Call] = []
         self.messages: list[Message] = []
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, View] = {}
         self.home: dict[str, View] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
+        self.time_zones: dict[str, str] = {}  # user -> IANA zone, as users.info reports it (UTC if unset)
+        self.pins: set[tuple[str, str]] = set()
         self._triggers: dict[str, float] = {}
         self._responders: dict[str, tuple[str, str, str | None, int]] = {}
         self._rate_limits: dict[str, tuple[int, int]] = {}
+        self._faults: list[WebFault] = []
         self._seq = count(1)
         self._epoch = int(time.time())
         self.app = Starlette(
             routes=[
                 Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
                 Route("/upload/{file_id}", self._upload, methods=["POST"]),
-                Route("/respond/{key}", self._respond, methods=["POST"]),
+                Route("/commands/{team}/{number}/{key}", self._respond, methods=["POST"]),
+                Route("/oauth/v2/authorize", self._authorize, methods=["GET"]),
+                WebSocketRoute("/socket-mode", self._socket),
             ]
         )
 
     # -- arranging ---------------------------------------------------------------------------------
+    def add_workspace(
+        self,
+        team_id: str,
+        *,
+        name: str = "",
+        users: dict[str, str] | None = None,
+        channels: dict[str, str] | None = None,
+        enterprise_id: str | None = None,
+    ) -> None:
+        """Another workspace (optionally in an Enterprise Grid organisation), its people and channels."""
+        self.workspaces[team_id] = Workspace(team_id, name or team_id, enterprise_id)
+        for user, user_name in (users or {}).items():
+            self.users[user], self.user_team[user] = user_name, team_id
+        for channel, channel_name in (channels or {}).items():
+            self.channels[channel], self.channel_team[channel] = channel_name, team_id
+
+    def enable_oauth(self, client_id: str, client_secret: str, redirect_uri: str | None = None) -> None:
+        """The app's credentials and registered redirect URL, for the install flow."""
+        self.client_id, self.client_secret, self.oauth_redirect_uri = client_id, client_secret, redirect_uri
+
+    def enable_socket_mode(self, app_token: str) -> None:
+        """Socket Mode: apps.connections.open takes this app-level token and hands out a WebSocket URL."""
+        self.app_token = app_token
+
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Send an envelope (a slash command, an interaction, an event) to the connected app, from any thread."""
+        import asyncio
+
+        websocket, loop = self._sockets[-1]
+        asyncio.run_coroutine_threadsafe(websocket.send_json(envelope), loop).result(timeout=5)
+
+    async def _socket(self, websocket: WebSocket) -> None:
+        import asyncio
+
+        await websocket.accept()
+        self._sockets.append((websocket, asyncio.get_running_loop()))
+        await websocket.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "AFAKE"}})
+        try:
+            while True:
+                message = await websocket.receive_json()
+                self.socket_received.append(message)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self._sockets = [(w, loop) for w, loop in self._sockets if w is not websocket]
+
+    def uninstall(self, tenant: str) -> list[str]:
+        """The app is removed from a workspace (or organisation): its tokens stop working. Returns them."""
+        gone = [token for token, grant in self.tokens.items() if grant.tenant == tenant and not grant.revoked]
+        for token in gone:
+            self.tokens[token].revoked = True
+        return gone
+
+    def tokens_of(self, tenant: str) -> list[str]:
+        return [token for token, grant in self.tokens.items() if grant.tenant == tenant and not grant.revoked]
+
     def issue_trigger(self) -> str:
         """A trigger_id as Slack would put in an interaction; it works once, within TRIGGER_TTL seconds."""
         trigger = f"{next(self._seq)}.{self._epoch}.fake{next(self._seq):08x}"
@@ -379,13 +532,34 @@ class FakeSlack:
         return trigger
 
     def response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
-        """A response_url as Slack puts in a command or click: up to 5 uses, answering the one user."""
-        key = f"R{next(self._seq):08d}"
+        """A response_url as Slack puts in a command or click, shaped like Slack's
+        (`…/commands/<team>/<number>/<secret>`): up to 5 uses, answering the one user."""
+        key = secrets.token_hex(12)
         self._responders[key] = (channel, user, message_ts, 5)
-        return f"{self.base_url.rstrip('/')}/respond/{key}"
+        team = self.channel_team.get(channel) or self.user_team.get(user) or self.team_id
+        return f"{self.base_url.rstrip('/')}/commands/{team}/{next(self._seq)}{int(time.time())}/{key}"
 
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         self._rate_limits[method] = (times, retry_after)
+
+    def fail(self, fault: WebFault) -> WebFault:
+        """Make matching calls fail (see WebFault); returns it, so a test can `heal` it later."""
+        self._faults.append(fault)
+        return fault
+
+    def heal(self, fault: WebFault | None = None) -> None:
+        """Stop one fault, or all of them: Slack answers again."""
+        self._faults = [f for f in self._faults if fault is not None and f is not fault]
+
+    def _fault_for(self, method: str, args: dict[str, Any]) -> WebFault | None:
+        for fault in self._faults:
+            if fault.method == method and (fault.match is None or fault.match(args)):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
 
     # -- inspecting --------------------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
@@ -423,24 +597,121 @@ class FakeSlack:
         args, body_token, is_json = await self._read_args(request)
         auth = request.headers.get("authorization", "")
         token = auth[7:] if auth.lower().startswith("bearer ") else (None if is_json else body_token)
+        fault = self._fault_for(method, args)
+        if fault is not None and not fault.after_doing:
+            return self._fault_answer(method, args, fault)
+        self._grant = None
         try:
+            if method == "apps.connections.open":
+                if not self.app_token or token != self.app_token:
+                    raise SlackError("invalid_auth")
+                url = self.base_url.replace("http://", "ws://").replace("https://", "wss://").rstrip("/") + "/socket-mode"
+                self.calls.append(Call(method, {}, True, None, 200))
+                return JSONResponse({"ok": True, "url": url})
+            if method == "oauth.v2.access":
+                access = self._oauth_access(args, auth)
+                self.calls.append(Call(method, {k: v for k, v in args.items() if k != "client_secret"}, True, None, 200))
+                return JSONResponse({"ok": True, **access})
             if not token:
                 raise SlackError("not_authed")
-            if token != self.bot_token:
+            grant = self.tokens.get(token)
+            if grant is None:
                 raise SlackError("invalid_auth")
+            if grant.revoked:
+                raise SlackError("token_revoked")
+            self._grant = grant
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 raise SlackError("unknown_method")
             result: dict[str, Any] = handler(args)
+            if fault is not None:
+                return self._fault_answer(method, args, fault)
         except SlackError as exc:
-            self.calls.append(Call(method, args, False, exc.error, 200))
+            self.calls.append(Call(method, args, False, exc.error, 200, self._team()))
             body: dict[str, Any] = {"ok": False, "error": exc.error}
             if exc.errors:
                 body["errors"] = exc.errors
                 body["response_metadata"] = {"messages": [f"[ERROR] {e}" for e in exc.errors]}
             return JSONResponse(body)
-        self.calls.append(Call(method, args, True, None, 200))
+        self.calls.append(Call(method, args, True, None, 200, self._team()))
         return JSONResponse({"ok": True, **result})
+
+    # -- the install flow ----------------------------------------------------------------------------
+    async def _authorize(self, request: Request) -> Response:
+        """Slack's authorize page, as if the user chose the workspace `team` and clicked Allow: back to the
+        redirect URL with a code and the state. Fake-only parameters: `user` (who installs; the workspace's
+        first user by default) and `org_install=1` (install for the whole organisation the workspace is in)."""
+        q = request.query_params
+        if not self.client_id or q.get("client_id") != self.client_id:
+            return PlainTextResponse("invalid client_id", status_code=400)
+        workspace = self.workspaces.get(q.get("team", ""))
+        if workspace is None:
+            return PlainTextResponse("choose a workspace: team=T…", status_code=400)
+        org = q.get("org_install") == "1"
+        if org and workspace.enterprise_id is None:
+            return PlainTextResponse("an org-wide install needs an Enterprise Grid workspace", status_code=400)
+        redirect = q.get("redirect_uri") or self.oauth_redirect_uri
+        if not redirect:
+            return PlainTextResponse("no redirect_uri", status_code=400)
+        user = q.get("user") or next((u for u, t in self.user_team.items() if t == workspace.team_id), "U0INSTALLER")
+        code = f"{int(time.time() * 1000)}.{secrets.randbelow(10**12):012d}.{secrets.token_hex(32)}"
+        self._codes[code] = _Authorized(
+            workspace.team_id, workspace.enterprise_id, org, user, q.get("redirect_uri"), q.get("scope", "")
+        )
+        return RedirectResponse(f"{redirect}?code={code}&state={q.get('state', '')}", status_code=302)
+
+    def _oauth_access(self, args: dict[str, Any], auth: str) -> dict[str, Any]:
+        client_id, client_secret = args.get("client_id"), args.get("client_secret")
+        if auth.lower().startswith("basic "):
+            client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if not self.client_id or client_id != self.client_id or client_secret != self.client_secret:
+            raise SlackError("invalid_client_id" if client_id != self.client_id else "bad_client_secret")
+        found = self._codes.pop(str(args.get("code") or ""), None)
+        if found is None:
+            raise SlackError("invalid_code")
+        if found.redirect_uri and args.get("redirect_uri") != found.redirect_uri:
+            raise SlackError("bad_redirect_uri")
+        grant = Grant(None if found.org else found.team_id, found.enterprise_id, found.org)
+        token = f"xoxb-{grant.tenant}-{next(self._seq)}-{secrets.token_hex(12)}"
+        self.tokens[token] = grant
+        workspace = self.workspaces[found.team_id]
+        enterprise = {"id": found.enterprise_id, "name": f"Org {found.enterprise_id}"} if found.enterprise_id else None
+        return {
+            "access_token": token,
+            "token_type": "bot",
+            "scope": found.scopes,
+            "bot_user_id": self.bot_user_id,
+            "app_id": "AFAKE",
+            "team": None if found.org else {"id": workspace.team_id, "name": workspace.name},
+            "enterprise": enterprise,
+            "authed_user": {"id": found.user},
+            "is_enterprise_install": found.org,
+        }
+
+    # -- which workspace a call speaks for ------------------------------------------------------------
+    def _team(self) -> str | None:
+        return self._grant.tenant if self._grant is not None else None
+
+    def _sees(self, team_id: str | None) -> bool:
+        """Whether the calling token may see something of workspace `team_id`."""
+        grant = self._grant
+        if grant is None or team_id is None:
+            return True
+        if grant.org:
+            workspace = self.workspaces.get(team_id)
+            return workspace is not None and workspace.enterprise_id == grant.enterprise_id
+        return grant.team_id == team_id
+
+    def _user_seen(self, user: Any) -> bool:
+        return isinstance(user, str) and user in self.users and self._sees(self.user_team.get(user))
+
+    def _fault_answer(self, method: str, args: dict[str, Any], fault: WebFault) -> Response:
+        if fault.retry_after is not None:
+            self.calls.append(Call(method, args, False, "ratelimited", 429))
+            headers = {"Retry-After": str(fault.retry_after)}
+            return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429, headers=headers)
+        self.calls.append(Call(method, args, False, fault.error, fault.status))
+        return JSONResponse({"ok": False, "error": fault.error}, status_code=fault.status)
 
     async def _read_args(self, request: Request) -> tuple[dict[str, Any], str | None, bool]:
         args: dict[str, Any] = dict(request.query_params)
@@ -510,7 +781,9 @@ class FakeSlack:
     def _channel(self, channel: Any) -> str:
         if not isinstance(channel, str) or not channel:
             raise SlackError("channel_not_found")
-        if channel in self.channels or channel in self.users:
+        if channel in self.channels and self._sees(self.channel_team.get(channel)):
+            return channel
+        if self._user_seen(channel):
             return channel
         raise SlackError("channel_not_found")
 
@@ -525,9 +798,18 @@ class FakeSlack:
             raise SlackError("msg_too_long")
         if blocks is not None:
             errors = check_blocks(blocks, surface="message")
+            errors += [
+                f"slack_file {f} is not an image this app uploaded [json-pointer:/blocks]"
+                for f in slack_files(blocks)
+                if not self._image(f)
+            ]
             if errors:
                 raise SlackError("invalid_blocks", errors)
         return text, list(blocks or [])
+
+    def _image(self, file_id: str) -> bool:
+        data = (self.uploads.get(file_id) or {}).get("data")
+        return isinstance(data, bytes) and data.startswith(b"\x89PNG\r\n\x1a\n")
 
     def _view_arg(self, args: dict[str, Any], *, kinds: tuple[str, ...]) -> dict[str, Any]:
         view = _json_arg(args, "view")
@@ -558,15 +840,20 @@ class FakeSlack:
 
     # -- methods -----------------------------------------------------------------------------------
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {
+        grant = self._grant or Grant(self.team_id)
+        workspace = self.workspaces.get(grant.team_id or "")
+        answer: dict[str, Any] = {
             "url": "https://fake.slack.test/",
-            "team": "Fake",
+            "team": workspace.name if workspace else f"Org {grant.enterprise_id}",
             "user": "rtcops",
-            "team_id": self.team_id,
+            "team_id": grant.team_id or "",
             "user_id": self.bot_user_id,
             "bot_id": "BFAKE",
-            "is_enterprise_install": False,
+            "is_enterprise_install": grant.org,
         }
+        if grant.enterprise_id:
+            answer["enterprise_id"] = grant.enterprise_id
+        return answer
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         _require(args, "channel")
@@ -577,7 +864,16 @@ class FakeSlack:
             parent = self.message(channel, thread_ts) if any(m.ts == thread_ts for m in self.messages) else None
             if parent is None:
                 raise SlackError("thread_not_found")
-        msg = Message(channel=channel, ts=self._ts(), text=text, blocks=blocks, thread_ts=thread_ts)
+        metadata = _json_arg(args, "metadata")
+        if metadata is not None and (
+            not isinstance(metadata, dict)
+            or not isinstance(metadata.get("event_type"), str)
+            or not isinstance(metadata.get("event_payload"), dict)
+        ):
+            raise SlackError("invalid_metadata_format")
+        msg = Message(
+            channel=channel, ts=self._ts(), text=text, blocks=blocks, thread_ts=thread_ts, metadata=metadata, team=self._team()
+        )
         self.messages.append(msg)
         message = {"text": text, "blocks": blocks, "ts": msg.ts, "thread_ts": thread_ts}
         return {"channel": channel, "ts": msg.ts, "message": message}
@@ -596,7 +892,7 @@ class FakeSlack:
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         _require(args, "channel", "user")
         channel = self._channel(args["channel"])
-        if args["user"] not in self.users:
+        if not self._user_seen(args["user"]):
             raise SlackError("user_not_found")
         text, blocks = self._message_content(args)
         self.ephemerals.append(Ephemeral(channel, args["user"], text, blocks, args.get("thread_ts") or None))
@@ -642,7 +938,7 @@ class FakeSlack:
 
     def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         _require(args, "user_id", "view")
-        if args["user_id"] not in self.users:
+        if not self._user_seen(args["user_id"]):
             raise SlackError("user_not_found")
         current = self.home.get(args["user_id"])
         if args.get("hash") and current is not None and args["hash"] != current.hash:
@@ -658,7 +954,31 @@ class FakeSlack:
         if name is None:
             raise SlackError("user_not_found")
         profile = {"display_name": name}
-        return {"user": {"id": args["user"], "team_id": self.team_id, "name": name, "real_name": name, "profile": profile}}
+        tz = self.time_zones.get(args["user"], "UTC")
+        offset = datetime.now(ZoneInfo(tz)).utcoffset()
+        offset_seconds = int(offset.total_seconds()) if offset is not None else 0
+        user = {"id": args["user"], "team_id": self.team_id, "name": name, "real_name": name, "profile": profile}
+        return {"user": {**user, "tz": tz, "tz_label": tz, "tz_offset": offset_seconds}}
+
+    def _m_pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "channel", "timestamp")
+        channel = self._channel(args["channel"])
+        try:
+            self.message(channel, args["timestamp"])
+        except KeyError:
+            raise SlackError("message_not_found") from None
+        if (channel, args["timestamp"]) in self.pins:
+            raise SlackError("already_pinned")
+        self.pins.add((channel, str(args["timestamp"])))
+        return {}
+
+    def _m_pins_remove(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "channel", "timestamp")
+        channel = self._channel(args["channel"])
+        if (channel, args["timestamp"]) not in self.pins:
+            raise SlackError("no_pin")
+        self.pins.discard((channel, str(args["timestamp"])))
+        return {}
 
     def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         _require(args, "usergroup")
@@ -676,6 +996,22 @@ class FakeSlack:
             groups.append(group)
         return {"usergroups": groups}
 
+    def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A direct message with one user: its channel (D…) is where files for them go."""
+        _require(args, "users")
+        users = [u for u in str(args["users"]).split(",") if u]
+        if len(users) != 1 or not self._user_seen(users[0]):
+            raise SlackError("user_not_found")
+        channel = f"D{users[0]}"
+        self.channels.setdefault(channel, f"dm-{users[0]}")
+        if users[0] in self.user_team:  # the DM belongs to the user's workspace
+            self.channel_team[channel] = self.user_team[users[0]]
+        return {"channel": {"id": channel}}
+
+    def dm_files(self, user: str) -> list[dict[str, Any]]:
+        """Files shared in the app's direct message with `user`."""
+        return [f for m in self.messages if m.channel == f"D{user}" for f in m.files]
+
     def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         _require(args, "channel")
         channel = self._channel(args["channel"])
@@ -689,7 +1025,21 @@ class FakeSlack:
         except KeyError:
             raise SlackError("thread_not_found") from None
         replies = [parent, *self.thread(channel, parent.ts)]
-        return {"messages": [{"ts": m.ts, "text": m.text, "blocks": m.blocks, "thread_ts": m.thread_ts or m.ts} for m in replies]}
+        return {"messages": [self._listed(m, args) for m in replies]}
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, top-level messages only; metadata only with include_all_metadata, as Slack does."""
+        _require(args, "channel")
+        channel = self._channel(args["channel"])
+        limit = int(args.get("limit") or 100)
+        found = [m for m in reversed(self.messages) if m.channel == channel and m.thread_ts is None][:limit]
+        return {"messages": [self._listed(m, args) for m in found], "has_more": False}
+
+    def _listed(self, m: Message, args: dict[str, Any]) -> dict[str, Any]:
+        item: dict[str, Any] = {"ts": m.ts, "text": m.text, "blocks": m.blocks, "thread_ts": m.thread_ts or m.ts}
+        if m.metadata is not None and str(args.get("include_all_metadata", "")).lower() in ("1", "true"):
+            item["metadata"] = m.metadata
+        return item
 
     def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         _require(args, "filename", "length")
@@ -732,6 +1082,7 @@ class FakeSlack:
             channel = self._channel(channel_id)
             if thread_ts and not any(m.channel == channel and m.ts == thread_ts for m in self.messages):
                 raise SlackError("thread_not_found")
-            msg = Message(channel, self._ts(), str(args.get("initial_comment") or ""), [], thread_ts, files=shared)
+            comment = str(args.get("initial_comment") or "")
+            msg = Message(channel, self._ts(), comment, [], thread_ts, files=shared, team=self._team())
             self.messages.append(msg)
         return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}

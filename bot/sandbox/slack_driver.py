@@ -46,12 +46,24 @@ class SlackDriver:
     """One workspace's Slack, pointed at one bot (`url` is the bot's base URL, without /slack/events)."""
 
     def __init__(
-        self, url: str, signing_secret: str, fake: FakeSlack, *, team: str | None = None, http: httpx.AsyncClient | None = None
+        self,
+        url: str,
+        signing_secret: str,
+        fake: FakeSlack,
+        *,
+        team: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        enterprise: str | None = None,
+        org_install: bool = False,
     ) -> None:
+        """`team` is the workspace the requests come from; `enterprise` its Enterprise Grid organisation, and
+        `org_install` whether the app is installed for the whole organisation there."""
         self.url = url.rstrip("/")
         self.events_url = f"{self.url}/slack/events"
         self.fake = fake
         self.team = team or fake.team_id
+        self.enterprise = enterprise
+        self.org_install = org_install
         self._secret = signing_secret
         self._given_http = http
         self._own_http: httpx.AsyncClient | None = None
@@ -95,7 +107,8 @@ class SlackDriver:
             "command": command,
             "text": text,
             "api_app_id": APP_ID,
-            "is_enterprise_install": "false",
+            "is_enterprise_install": "true" if self.org_install else "false",
+            **({"enterprise_id": self.enterprise, "enterprise_name": "Org"} if self.enterprise else {}),
             "response_url": self.fake.response_url(channel, user),
             "trigger_id": self.fake.issue_trigger(),
         }
@@ -109,6 +122,7 @@ class SlackDriver:
             "team": {"id": self.team, "domain": "fake"},
             "user": self._user(user),
             "api_app_id": APP_ID,
+            **self._grid(),
             "token": LEGACY_TOKEN,
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
             "trigger_id": self.fake.issue_trigger(),
@@ -163,22 +177,38 @@ class SlackDriver:
             "response_urls": [],
         }
 
-    def home_opened_event(self, user: str) -> dict[str, Any]:
-        return {
+    def _grid(self) -> dict[str, Any]:
+        """An interaction's Enterprise Grid fields, as Slack adds them."""
+        if self.enterprise is None:
+            return {"is_enterprise_install": False}
+        return {"enterprise": {"id": self.enterprise, "name": "Org"}, "is_enterprise_install": self.org_install}
+
+    def event_body(self, event: dict[str, Any]) -> dict[str, Any]:
+        """An Events API callback carrying `event`, with the authorizations Slack lists for it."""
+        body: dict[str, Any] = {
             "token": LEGACY_TOKEN,
             "team_id": self.team,
             "api_app_id": APP_ID,
             "type": "event_callback",
             "event_id": f"Ev{time.time_ns()}",
             "event_time": int(time.time()),
-            "event": {
-                "type": "app_home_opened",
-                "user": user,
-                "channel": "DHOME",
-                "tab": "home",
-                "event_ts": f"{time.time():.6f}",
-            },
+            "event": {"event_ts": f"{time.time():.6f}", **event},
+            "authorizations": [
+                {
+                    "enterprise_id": self.enterprise,
+                    "team_id": None if self.org_install else self.team,
+                    "user_id": self.fake.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": self.org_install,
+                }
+            ],
         }
+        if self.enterprise is not None:
+            body["enterprise_id"] = self.enterprise
+        return body
+
+    def home_opened_event(self, user: str) -> dict[str, Any]:
+        return self.event_body({"type": "app_home_opened", "user": user, "channel": "DHOME", "tab": "home"})
 
     # -- sending -----------------------------------------------------------------------------------
     async def post(
@@ -202,8 +232,10 @@ class SlackDriver:
         return await self.post(interaction_body(self.submission_payload(user, view_id, values)))
 
     async def home_opened(self, user: str) -> httpx.Response:
-        body = json.dumps(self.home_opened_event(user)).encode()
-        return await self.post(body, headers={"Content-Type": "application/json"})
+        return await self.event(self.home_opened_event(user))
+
+    async def event(self, body: dict[str, Any]) -> httpx.Response:
+        return await self.post(json.dumps(body).encode(), headers={"Content-Type": "application/json"})
 
     # -- reading what the bot said -----------------------------------------------------------------
     def ephemeral_texts(self, user: str) -> list[str]:
@@ -256,6 +288,13 @@ _EMOJI = {
     "lock": "🔒",
     "unlock": "🔓",
     "key": "🔑",
+    "large_orange_circle": "●",
+    "black_circle": "●",
+    "white_circle": "○",
+    "twisted_rightwards_arrows": "⇄",
+    "eyes": "👀",
+    "eye": "👁",
+    "mute": "🔇",
 }
 _STYLE = re.compile(r"[*`]([^*`\n]+)[*`]")
 _TOKEN = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>|<(https?://[^>|]+)\|([^>]*)>|:([a-z0-9_+-]+):")

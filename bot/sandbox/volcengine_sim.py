@@ -1,19 +1,49 @@
-"""A Volcengine RTC simulator for the four mixed-push actions, written from providers.md §1 alone.
+"""A Volcengine RTC simulator for the four mixed-push actions, written from providers.md §1 and the field list
+of the Go SDK's 2020-12-01 model (service/rtc/v20201201/model.go), never from rtcops' client code.
 
 It behaves like the real service where that hurts: an invalid optional value is silently replaced by its
 default, and an Update without IsUpdatePartialParam resets every updatable field it leaves out. Both are
 recorded (RecordedRequest.resets / .ignored) so tests can show that only the client's validation stands
 between an operator's typo and a changed live stream.
 
-Documented choices where providers.md is silent:
+What the documentation says and the simulator does:
+- in a custom layout (LayoutMode 2) streams and regions pair one to one: a region whose StreamIndex matches no
+  stream, and a stream without an Index or without exactly one region, is `InvalidParameter`;
+- above the profile's cap an AudioBitrate is encoded at the cap (HE-AAC v1: 64 mono, 128 stereo; HE-AAC v2: 64);
+- HE-AAC v2 is stereo only: AudioChannels 1 with AudioProfile 2 is replaced by the default, 2;
+- Control's MaxRecordTime, TalkVolume, VolumeIndicationInterval and VolumeIndicationMode are start-only;
+- with both MainVideoStream and MainVideoStreamIndex, only MainVideoStream counts.
+
+Assumptions where the documentation is silent (the README's sandbox section lists them too):
 - a SequenceNumber not greater than the last applied one: `InvalidParameter.SequenceNumber` (400);
+- a negative Index or SequenceNumber (int32 in the API, meaning undocumented): `InvalidParameter` (400);
+- a BackgroundImage or AlternateImage whose name says another image format (.gif, .webp, ...) is an invalid
+  optional value and is dropped silently; a URL that does not show its format is taken;
 - Update of a task started without LayoutMode 2: `InvalidParameter` (400);
 - Get of a task that was never started, or was started more than 72 hours ago (the service keeps Get's
   window that long): `InvalidParameter.ErrorActiveTaskNotFound` (400), the same answer for both;
-- a malformed Authorization header: `InvalidAuthorization` (401); a wrong or missing STS token when the
-  account has one (or a token the account does not have): `InvalidSecurityToken` (401);
+- a malformed Authorization header is `InvalidAuthorization` (400) and a wrong or missing STS token when the account
+  has one (or a token the account does not have) `InvalidSecretToken` (401), as Volcengine's common error codes
+  name them (e.g. https://www.volcengine.com/docs/6408/78947); which of its several token errors applies is ours;
 - a missing X-Date or X-Content-Sha256 header: `MissingRequestInfo` (400);
 - the default AudienceSpatialOrientation: Forward [1,0,0], Right [0,1,0], Up [0,0,1].
+
+Task health and drift on command (/_sandbox/tasks/health, …/recover, …/drift; VolcengineState.set_task_health,
+recover_task, drift_task), for tests of a client that watches its tasks:
+- Get reports the Status, PushStreamState and StopReason that were set (providers.md §1.2: Status 0 unknown,
+  1 not started, 2 running, 3 ended, 4 failed; PushStreamState 0 unknown … 3 reconnecting, 4 connected,
+  5 pushing, 6 stopped). Ending a task (Status 3 or 4) stamps EndTime and sets PushStreamState 6; bringing
+  it back (0-2) clears EndTime and sets PushStreamState 5 for Status 2, else 1; a PushStreamState given in the
+  same command wins. Recovering sets Status 2, PushStreamState 5, an empty StopReason and EndTime 0;
+- only Status 3 and 4 end a task: Update and Stop answer `InvalidParameter.ErrorActiveTaskNotFound` for it, a
+  new Start with its ids is taken; a task set to Status 0 or 1 still takes Update and Stop (an assumption);
+- drift is an Update another tool makes: the same normalisation, updatable fields, full or partial replace
+  and custom-layout rule, but no SequenceNumber check and no change to the last applied SequenceNumber.
+
+No server-side callbacks are simulated. Volcengine documents a message notification service with its envelope
+and signature (www.volcengine.com/docs/6348/69820; BytePlus: docs.byteplus.com/byteplus-rtc/docs/75124), and the
+BytePlus event list names TranscodeStarted/Stopped/Updated/StateChanged (docs.byteplus.com/byteplus-rtc/docs/75125),
+but the sources found give neither those events' fields nor whether tasks started through this API send them.
 """
 
 from __future__ import annotations
@@ -34,7 +64,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.sandbox import sim_signing as sig
-from bot.sandbox.sim_common import SimState, apply_faults, control_routes, json_response, new_request_id
+from bot.sandbox.sim_common import (
+    ControlError,
+    FaultOutcome,
+    SimState,
+    apply_faults,
+    control_routes,
+    json_response,
+    new_request_id,
+)
 
 VERSION = "2020-12-01"
 SERVICE = "rtc"
@@ -60,8 +98,8 @@ STATUS_BY_CODE = {
     "MissingSignature": 401,
     "InvalidAccessKey": 401,
     "SignatureDoesNotMatch": 401,
-    "InvalidAuthorization": 401,
-    "InvalidSecurityToken": 401,
+    "InvalidAuthorization": 400,
+    "InvalidSecretToken": 401,
     "InvalidActionOrVersion": 404,
     "ServiceNotFound": 404,
     "AccessDenied": 403,
@@ -146,8 +184,24 @@ def is_bool(v: Any) -> bool:
     return isinstance(v, bool)
 
 
-def is_url(v: Any) -> bool:
-    return isinstance(v, str) and 0 < len(v.encode()) <= 1024 and v.startswith(("http://", "https://"))
+IMAGE_TYPES_REFUSED = ("gif", "webp", "bmp", "svg", "tif", "tiff", "heic", "heif", "avif", "ico")
+
+
+def is_image_url(limit_bytes: int | None = None, limit_chars: int | None = None) -> Callable[[Any], bool]:
+    """An http(s) URL to a JPG/JPEG/PNG image within the field's length limit. The name is judged only when it
+    names another image format (an assumption, module docstring)."""
+
+    def ok(v: Any) -> bool:
+        if not isinstance(v, str) or not v.startswith(("http://", "https://")) or not v:
+            return False
+        if limit_bytes is not None and len(v.encode()) > limit_bytes:
+            return False
+        if limit_chars is not None and len(v) > limit_chars:
+            return False
+        name = v.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1]
+        return not (("." in name.strip(".")) and name.rsplit(".", 1)[1].lower() in IMAGE_TYPES_REFUSED)
+
+    return ok
 
 
 def is_vec3_int(v: Any) -> bool:
@@ -185,7 +239,16 @@ def default_config() -> dict[str, Any]:
             "AudioSampleRate": 48000,
             "AudioChannels": 2,
         },
-        "Control": {"MediaType": 0, "FrameInterpolationMode": 0, "MaxIdleTime": 180, "PushStreamMode": 0},
+        "Control": {
+            "MediaType": 0,
+            "FrameInterpolationMode": 0,
+            "MaxIdleTime": 180,
+            "MaxRecordTime": 0,
+            "PushStreamMode": 0,
+            "TalkVolume": 0,
+            "VolumeIndicationInterval": 2,
+            "VolumeIndicationMode": False,
+        },
     }
 
 
@@ -251,7 +314,9 @@ class Normaliser:
             raise ApiError("InvalidParameter", f"{path}.UserId must match [a-zA-Z0-9_@-.]{{1,128}}")
         self.unknown(raw, {"UserId", "Index", "StreamType"}, f"{path}.")
         out: dict[str, Any] = {"UserId": user}
-        index = self.optional(raw, "Index", f"{path}.", int_in(-(2**31), 2**31 - 1), None)
+        if is_int(raw.get("Index")) and -(2**31) <= raw["Index"] < 0:
+            raise ApiError("InvalidParameter", f"{path}.Index {raw['Index']} is negative (sandbox assumption: refused)")
+        index = self.optional(raw, "Index", f"{path}.", int_in(0, 2**31 - 1), None)
         if index is not _MISSING:
             out["Index"] = index
         out["StreamType"] = 0
@@ -302,7 +367,7 @@ class Normaliser:
             ("Alpha", share_open, 1.0),
             ("RenderMode", one_of(0, 1, 2, 3), 0),
             ("MediaType", one_of(0, 1, 2), 0),
-            ("AlternateImage", is_url, None),
+            ("AlternateImage", is_image_url(limit_chars=1024), None),
             ("AlternateImageFillMode", one_of(0, 1), 0),
             ("CornerRadius", share_open, None),
             ("SpatialPosition", is_vec3_int, [0, 0, 0]),
@@ -345,8 +410,10 @@ class Normaliser:
         main = self.object(raw, "MainVideoStream", "Layout.")
         if main is not None:
             out["MainVideoStream"] = self.stream(main, "Layout.MainVideoStream")
-        index = self.optional(raw, "MainVideoStreamIndex", "Layout.", is_int, None)
-        if index is not _MISSING:
+        index = self.optional(raw, "MainVideoStreamIndex", "Layout.", int_in(0, 2**31 - 1), None)
+        if index is not _MISSING and main is not None:
+            self.ignored.append("Layout.MainVideoStreamIndex (MainVideoStream is set)")
+        elif index is not _MISSING:
             out["MainVideoStreamIndex"] = index
         custom = self.object(raw, "CustomLayout", "Layout.")
         if custom is not None:
@@ -364,7 +431,7 @@ class Normaliser:
                 ("Width", even_in(2, 1920), 640),
                 ("Height", even_in(2, 1920), 480),
                 ("Background", lambda v: isinstance(v, str) and COLOUR.fullmatch(v) is not None, "#000000"),
-                ("BackgroundImage", is_url, None),
+                ("BackgroundImage", is_image_url(limit_bytes=1024), None),
             ):
                 value = self.optional(canvas, key, f"{p}Canvas.", ok, default)
                 if value is not _MISSING:
@@ -390,7 +457,7 @@ class Normaliser:
             ("VideoWidth", even_in(2, 1920)),
             ("VideoHeight", even_in(2, 1920)),
             ("VideoFps", int_in(1, 60)),
-            ("VideoBitrate", int_in(0, 10000)),
+            ("VideoBitrate", int_in(1, 10000)),
             ("VideoCodec", one_of(0, 1)),
             ("VideoGop", int_in(1, 5)),
             ("AudioCodec", one_of(0)),
@@ -416,7 +483,11 @@ class Normaliser:
             ("MediaType", one_of(0, 1)),
             ("FrameInterpolationMode", one_of(0, 1)),
             ("MaxIdleTime", int_in(10, 86400)),
+            ("MaxRecordTime", int_in(0, 2**31 - 1)),
             ("PushStreamMode", one_of(0, 1)),
+            ("TalkVolume", int_in(0, 255)),
+            ("VolumeIndicationInterval", int_in(1, 2**31 - 1)),
+            ("VolumeIndicationMode", is_bool),
         ]
         out: dict[str, Any] = {}
         for key, ok in rules:
@@ -529,16 +600,20 @@ def only_updatable(sent: dict[str, Any], ignored: list[str]) -> dict[str, Any]:
 
 
 AUDIO_BITRATE_CAP = {(1, 1): 64, (1, 2): 128, (2, 1): 64, (2, 2): 64}
+"""(AudioProfile, AudioChannels) -> the bitrate the service encodes at when asked for more (Go SDK, AudioBitrate)."""
 
 
 def enforce_cross_rules(config: dict[str, Any], norm: Normaliser) -> None:
-    """Rules that need the merged settings: the profile's bitrate cap and a corner radius above half the
-    region's shorter side (both silent), and region ↔ stream (loud)."""
+    """Rules that need the merged settings: HE-AAC v2's stereo, the profile's bitrate cap and a corner radius
+    above half the region's shorter side (all silent), and streams paired with regions (loud)."""
     encode = config["Encode"]
+    if encode.get("AudioProfile", 0) == 2 and encode.get("AudioChannels", 2) == 1:
+        norm.resets.append({"path": "Encode.AudioChannels", "sent": 1, "applied": 2})
+        encode["AudioChannels"] = 2
     cap = AUDIO_BITRATE_CAP.get((encode.get("AudioProfile", 0), encode.get("AudioChannels", 2)), 192)
     if encode.get("AudioBitrate", 64) > cap:
-        norm.resets.append({"path": "Encode.AudioBitrate", "sent": encode["AudioBitrate"], "applied": 64})
-        encode["AudioBitrate"] = 64
+        norm.resets.append({"path": "Encode.AudioBitrate", "sent": encode["AudioBitrate"], "applied": cap})
+        encode["AudioBitrate"] = cap
     canvas = config["Layout"]["CustomLayout"]["Canvas"]
     width, height = canvas.get("Width", 640), canvas.get("Height", 480)
     for i, region in enumerate(config["Layout"]["CustomLayout"]["Regions"]):
@@ -548,13 +623,24 @@ def enforce_cross_rules(config: dict[str, Any], norm: Normaliser) -> None:
             path = f"Layout.CustomLayout.Regions[{i}].CornerRadius"
             norm.resets.append({"path": path, "sent": radius, "applied": None})
             del region["CornerRadius"]
-    indexes = [s.get("Index") for s in config["TargetStreams"]["StreamList"]]
-    for i, region in enumerate(config["Layout"]["CustomLayout"]["Regions"]):
+    streams = config["TargetStreams"]["StreamList"]
+    regions = config["Layout"]["CustomLayout"]["Regions"]
+    indexes = [s.get("Index") for s in streams]
+    for i, region in enumerate(regions):
         if indexes.count(region["StreamIndex"]) != 1:
             raise ApiError(
                 "InvalidParameter",
                 f"Layout.CustomLayout.Regions[{i}].StreamIndex {region['StreamIndex']} matches no "
                 "TargetStreams.StreamList[].Index",
+            )
+    if config["Layout"].get("LayoutMode") != 2:
+        return
+    shown = [r["StreamIndex"] for r in regions]
+    for i, stream in enumerate(streams):
+        if "Index" not in stream or shown.count(stream["Index"]) != 1:
+            raise ApiError(
+                "InvalidParameter",
+                f"TargetStreams.StreamList[{i}] (UserId {stream['UserId']}) needs exactly one region in a custom layout",
             )
 
 
@@ -578,10 +664,12 @@ class VolcengineTask:
     stop_reason: str = ""
     last_sequence: int | None = None
     updates: int = 0
+    external_updates: int = 0  # drift: Updates made by another tool, behind the client's back
 
     @property
     def running(self) -> bool:
-        return self.status == 2
+        """Not ended (3) or failed (4): the task still takes Update and Stop, whatever it is pushing."""
+        return self.status not in ENDED_STATUSES
 
     def get_result(self) -> dict[str, Any]:
         return {
@@ -589,7 +677,7 @@ class VolcengineTask:
             "EndTime": self.end_time_ms,
             "PushURL": self.push_url,
             "Status": self.status,
-            "PushStreamState": self.push_stream_state if self.running else 6,
+            "PushStreamState": self.push_stream_state,
             "StopReason": self.stop_reason,
             **copy.deepcopy(self.config),
         }
@@ -602,11 +690,15 @@ class VolcengineTask:
             "BusinessId": self.business_id,
             "LastSequenceNumber": self.last_sequence,
             "Updates": self.updates,
+            "ExternalUpdates": self.external_updates,
             **self.get_result(),
         }
 
 
 TaskKey = tuple[str, str, str]
+TASK_STATUSES = range(5)  # 0 unknown, 1 not started, 2 running, 3 ended, 4 failed
+PUSH_STREAM_STATES = range(7)  # 0 unknown, 1 not pushing, 2 first connect, 3 reconnecting, 4 connected, 5 pushing, 6 stopped
+ENDED_STATUSES = (3, 4)
 
 
 class VolcengineState(SimState):
@@ -633,7 +725,7 @@ class VolcengineState(SimState):
             task = self.tasks.get((app_id, room_id, task_id))
             if task is None or not task.running:
                 return False
-            task.status, task.stop_reason = status, reason
+            task.status, task.push_stream_state, task.stop_reason = status, 6, reason
             task.end_time_ms = int(self.config.clock() * 1000)
             return True
 
@@ -642,9 +734,128 @@ class VolcengineState(SimState):
         if not all(isinstance(k, str) for k in keys):
             return False
         reason, status = data.get("StopReason", "IdleTimeOut"), data.get("Status", 3)
-        if not isinstance(reason, str) or status not in (3, 4):
+        if not isinstance(reason, str) or status not in ENDED_STATUSES:
             return False
         return self.end_task(str(keys[0]), str(keys[1]), str(keys[2]), reason, status)
+
+    def set_task_health(
+        self,
+        app_id: str,
+        room_id: str,
+        task_id: str,
+        *,
+        status: int | None = None,
+        push_stream_state: int | None = None,
+        stop_reason: str | None = None,
+    ) -> bool:
+        """Set what Get reports about a task's health, as the service would see it change (a CDN that drops
+        the push: PushStreamState 3; a task that fails: Status 4). What is not given stays, except that
+        ending a task (Status 3 or 4) also stamps EndTime and sets PushStreamState 6, and bringing it back
+        (Status 0-2) clears EndTime and sets PushStreamState 5 (pushing) for Status 2, else 1 (not pushing);
+        a PushStreamState given with the Status wins. False when no task has these ids (ended ones count)."""
+        if status is not None and status not in TASK_STATUSES:
+            raise ValueError(f"Status must be one of 0-4, not {status!r}")
+        if push_stream_state is not None and push_stream_state not in PUSH_STREAM_STATES:
+            raise ValueError(f"PushStreamState must be one of 0-6, not {push_stream_state!r}")
+        with self.lock:
+            task = self.tasks.get((app_id, room_id, task_id))
+            if task is None:
+                return False
+            if status is not None and status != task.status:
+                was_running = task.running
+                task.status = status
+                if was_running and not task.running:
+                    task.end_time_ms = int(self.config.clock() * 1000)
+                    task.push_stream_state = 6
+                elif task.running and not was_running:
+                    task.end_time_ms = 0
+                    task.push_stream_state = 5 if status == 2 else 1
+            if push_stream_state is not None:
+                task.push_stream_state = push_stream_state
+            if stop_reason is not None:
+                task.stop_reason = stop_reason
+            return True
+
+    def recover_task(self, app_id: str, room_id: str, task_id: str) -> bool:
+        """Bring a task back to health: running and pushing, no StopReason, no EndTime."""
+        return self.set_task_health(app_id, room_id, task_id, status=2, push_stream_state=5, stop_reason="")
+
+    def drift_task(
+        self, app_id: str, room_id: str, task_id: str, changes: dict[str, Any], partial: bool = True
+    ) -> dict[str, Any]:
+        """Change a running task's configuration as another tool's Update would (`changes` holds the body's
+        TargetStreams/Layout/Encode/Control), so Get shows a configuration the client did not make. The
+        service's rules hold (normalisation, what Update may change, the custom-layout rule); SequenceNumber
+        does not take part. Returns the task's Get result and what the service ignored or replaced;
+        ApiError if the service would refuse such an Update."""
+        unknown = set(changes) - {"TargetStreams", "Layout", "Encode", "Control"}
+        if unknown:
+            raise ApiError("InvalidParameter", f"a drift changes TargetStreams, Layout, Encode or Control, not {sorted(unknown)}")
+        norm = Normaliser()
+        sent = norm.settings(changes)
+        with self.lock:
+            task = self.tasks.get((app_id, room_id, task_id))
+            if task is None or not task.running:
+                raise ApiError("InvalidParameter.ErrorActiveTaskNotFound", f"no running task {task_id} in room {room_id}")
+            require_custom_layout(task)
+            apply_update(task, sent, partial, norm)
+            task.external_updates += 1
+            return {"PushMixedStreamToCDNTask": task.get_result(), "ignored": norm.ignored, "resets": norm.resets}
+
+    # The /_sandbox bodies name a task by AppId, RoomId and TaskId.
+
+    def _task_keys(self, data: dict[str, Any]) -> tuple[str, str, str]:
+        keys = [data.get("AppId"), data.get("RoomId"), data.get("TaskId")]
+        if not all(isinstance(k, str) and k for k in keys):
+            raise ControlError("AppId, RoomId and TaskId (strings) name the task")
+        return str(keys[0]), str(keys[1]), str(keys[2])
+
+    def _task_json(self, keys: tuple[str, str, str]) -> dict[str, Any]:
+        with self.lock:
+            task = self.tasks.get(keys)
+            if task is None:
+                raise ControlError(f"no task {keys[2]} in room {keys[1]} of app {keys[0]}", 404)
+            return task.to_json()
+
+    def health_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        keys = self._task_keys(data)
+        fields = {"Status", "PushStreamState", "StopReason"}
+        unknown = set(data) - fields - {"AppId", "RoomId", "TaskId"}
+        if unknown:
+            raise ControlError(f"unknown fields: {', '.join(sorted(unknown))}")
+        if not fields & set(data):
+            raise ControlError("give Status, PushStreamState and/or StopReason")
+        status, state, reason = data.get("Status"), data.get("PushStreamState"), data.get("StopReason")
+        if status is not None and not (is_int(status) and status in TASK_STATUSES):
+            raise ControlError("Status must be 0 unknown, 1 not started, 2 running, 3 ended or 4 failed")
+        if state is not None and not (is_int(state) and state in PUSH_STREAM_STATES):
+            raise ControlError("PushStreamState must be an integer in [0, 6]")
+        if reason is not None and not isinstance(reason, str):
+            raise ControlError("StopReason must be a string")
+        if not self.set_task_health(*keys, status=status, push_stream_state=state, stop_reason=reason):
+            raise ControlError(f"no task {keys[2]} in room {keys[1]} of app {keys[0]}", 404)
+        return self._task_json(keys)
+
+    def recover_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        keys = self._task_keys(data)
+        if not self.recover_task(*keys):
+            raise ControlError(f"no task {keys[2]} in room {keys[1]} of app {keys[0]}", 404)
+        return self._task_json(keys)
+
+    def drift_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        keys = self._task_keys(data)
+        changes = {k: v for k, v in data.items() if k not in ("AppId", "RoomId", "TaskId", "IsUpdatePartialParam")}
+        unknown = set(changes) - {"TargetStreams", "Layout", "Encode", "Control"}
+        if unknown:
+            raise ControlError(f"a drift changes TargetStreams, Layout, Encode or Control, not {', '.join(sorted(unknown))}")
+        partial = data.get("IsUpdatePartialParam", True)
+        if not isinstance(partial, bool):
+            raise ControlError("IsUpdatePartialParam must be true or false")
+        try:
+            result = self.drift_task(*keys, changes, partial)
+        except ApiError as exc:
+            raise ControlError(f"{exc.code}: {exc.message}", 404 if exc.code.endswith("TaskNotFound") else 409) from None
+        return {**self._task_json(keys), "Ignored": result["ignored"], "Resets": result["resets"]}
 
     def silent_resets(self) -> list[dict[str, Any]]:
         """Every optional value any call had silently replaced, with the call's action."""
@@ -713,7 +924,9 @@ def running_task(state: VolcengineState, call: Call) -> VolcengineTask:
 def do_update(state: VolcengineState, call: Call) -> Any:
     body, norm = call.body, call.norm
     partial = norm.optional(body, "IsUpdatePartialParam", "", is_bool, False)
-    sequence = norm.optional(body, "SequenceNumber", "", int_in(-(2**31), 2**31 - 1), None)
+    if is_int(body.get("SequenceNumber")) and -(2**31) <= body["SequenceNumber"] < 0:
+        raise ApiError("InvalidParameter", "SequenceNumber is negative (sandbox assumption: refused)")
+    sequence = norm.optional(body, "SequenceNumber", "", int_in(0, 2**31 - 1), None)
     sent = norm.settings(body)
     known = {"AppId", "RoomId", "TaskId", "BusinessId", "TargetStreams", "Layout", "Encode", "Control",
              "IsUpdatePartialParam", "SequenceNumber"}  # fmt: skip
@@ -722,27 +935,38 @@ def do_update(state: VolcengineState, call: Call) -> Any:
         norm.ignored.append("BusinessId (not updatable)")
     with state.lock:
         task = running_task(state, call)
-        if task.config["Layout"]["LayoutMode"] != 2:
-            raise ApiError("InvalidParameter", "Update needs a task started with Layout.LayoutMode 2 (custom)")
+        require_custom_layout(task)
         if sequence is not _MISSING and task.last_sequence is not None and sequence <= task.last_sequence:
             raise ApiError(
                 "InvalidParameter.SequenceNumber",
                 f"SequenceNumber {sequence} is not greater than the last applied {task.last_sequence}",
             )
-        changes = only_updatable(sent, norm.ignored)
-        norm.resets = [r for r in norm.resets if r["path"].startswith(UPDATABLE_PREFIXES)]
-        new = copy.deepcopy(task.config)
-        if partial is not True:
-            fresh = default_config()
-            for path in UPDATABLE_PATHS:
-                set_path(new, path, get_path(fresh, path))
-        deep_merge(new, changes)
-        enforce_cross_rules(new, norm)
-        task.config = new
+        apply_update(task, sent, partial is True, norm)
         task.updates += 1
         if sequence is not _MISSING:
             task.last_sequence = sequence
     return "ok"
+
+
+def require_custom_layout(task: VolcengineTask) -> None:
+    if task.config["Layout"]["LayoutMode"] != 2:
+        raise ApiError("InvalidParameter", "Update needs a task started with Layout.LayoutMode 2 (custom)")
+
+
+def apply_update(task: VolcengineTask, sent: dict[str, Any], partial: bool, norm: Normaliser) -> None:
+    """What any Update does to a running task's settings, the client's or another tool's: keep the updatable
+    parts, reset the omitted ones unless partial, enforce the cross rules, then replace the task's config.
+    The caller has checked that the task runs in a custom layout."""
+    changes = only_updatable(sent, norm.ignored)
+    norm.resets = [r for r in norm.resets if r["path"].startswith(UPDATABLE_PREFIXES)]
+    new = copy.deepcopy(task.config)
+    if not partial:
+        fresh = default_config()
+        for path in UPDATABLE_PATHS:
+            set_path(new, path, get_path(fresh, path))
+    deep_merge(new, changes)
+    enforce_cross_rules(new, norm)
+    task.config = new
 
 
 def do_stop(state: VolcengineState, call: Call) -> Any:
@@ -819,7 +1043,7 @@ def authenticate(state: VolcengineState, request: Request, query: list[tuple[str
         raise ApiError("SignatureDoesNotMatch", f"credential scope region {region} is not this endpoint's {cfg.region}")
     token = headers.get("x-security-token")
     if token != account.session_token:
-        raise ApiError("InvalidSecurityToken", "X-Security-Token is missing, unexpected or wrong")
+        raise ApiError("InvalidSecretToken", "X-Security-Token is missing, unexpected or wrong")
     content_hash = headers.get("x-content-sha256")
     if not content_hash:
         raise ApiError("MissingRequestInfo", "the X-Content-Sha256 header is required")
@@ -881,15 +1105,16 @@ def create_volcengine_sim(config: VolcengineSimConfig | None = None) -> tuple[St
             record.status, record.code = http, code
             return json_response({"ResponseMetadata": meta}, http)
 
+        outcome = FaultOutcome()
         try:
             if action not in HANDLERS or version != VERSION:
                 raise ApiError("InvalidActionOrVersion", f"unknown Action {action!r} or Version {version!r}")
             if request.method != METHODS[action]:
                 raise ApiError("InvalidActionOrVersion", f"{action} is called with {METHODS[action]}")
             account = authenticate(state, request, query, body)
-            faulted = await apply_faults(state, action, record, error)
-            if faulted is not None:
-                return faulted
+            outcome = await apply_faults(state, action, record, error)
+            if outcome.answer is not None:
+                return outcome.answer
             if not state.limiter.allow(account.access_key, action):
                 raise ApiError("FlowLimitExceeded.QPSOverLimit", f"{action} is over its QPS limit for this account")
             call = Call(account, parse_body(body) if request.method == "POST" else params)
@@ -897,10 +1122,11 @@ def create_volcengine_sim(config: VolcengineSimConfig | None = None) -> tuple[St
                 result = HANDLERS[action](state, call)
             finally:
                 record.resets, record.ignored = call.norm.resets, call.norm.ignored
+            record.status = 200
+            response = json_response({"ResponseMetadata": envelope(request_id, action, version), "Result": result})
         except ApiError as exc:
-            return error(exc.code, exc.message, exc.status)
-        record.status = 200
-        return json_response({"ResponseMetadata": envelope(request_id, action, version), "Result": result})
+            response = error(exc.code, exc.message, exc.status)
+        return await outcome.deliver(response)
 
     routes = [*control_routes(state), Route("/", api, methods=["GET", "POST"])]
     return Starlette(routes=routes), state
