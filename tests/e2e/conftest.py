@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from e2e_support import lines_until
 
 RTCOPS = str(Path(sys.executable).with_name("rtcops"))
 _SETTING = re.compile(r"^([A-Z][A-Z0-9_]+)=(\S+)$")
@@ -38,17 +39,8 @@ def providers_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sand
     proc = subprocess.Popen(
         [RTCOPS, "sandbox", "providers", "--port", "0"], cwd=workdir, env=base, stdout=subprocess.PIPE, text=True
     )
-    assert proc.stdout is not None
-    settings: dict[str, str] = {}
-    for line in proc.stdout:
-        match = _SETTING.match(line.strip())
-        if match:
-            settings[match.group(1)] = match.group(2)
-        if line.startswith("Press Ctrl-C"):
-            break
-    else:
-        proc.kill()
-        raise RuntimeError("rtcops sandbox providers did not start")
+    banner = lines_until(proc, "Press Ctrl-C", what="rtcops sandbox providers")
+    settings = {m.group(1): m.group(2) for m in (_SETTING.match(line.strip()) for line in banner) if m}
     try:
         yield Sandbox(env={**base, **settings}, settings=settings, workdir=workdir)
     finally:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from e2e_support import lines_until
+
 from bot.cli import demo
 
 RTCOPS = [sys.executable, "-m", "bot.cli"]
@@ -48,6 +50,12 @@ def test_demo_walks_a_first_change_end_to_end_and_exits_0(tmp_path: Path) -> Non
     assert "finals is at version 2" in out
     assert re.search(r"rollback to v1 \(#3\)", out) and "Applied as version 3" in out
     assert "rtcops sandbox providers" in out and "rtcops serve" in out
+    # issue 12: a push fails and recovers in one message; a drift is restored through approval
+    failed = out.index("finals: failed")
+    assert "push to CDN failed (Status 4, StopReason PushStreamFailed)" in out[failed:]
+    assert re.search(r"finals: recovered after \d+ s", out[failed:]) and "acknowledged by @olga" in out[failed:]
+    assert "finals: configuration changed outside rtcops" in out and "[Restore v3]" in out
+    assert re.search(r"rollback to v3 \(#4\)", out) and "restored by request #4" in out
 
     picture = tmp_path / "rtcops-demo-preview.png"
     assert picture.read_bytes().startswith(PNG) and picture.stat().st_size > 1000
@@ -72,13 +80,7 @@ def test_without_exit_it_keeps_serving_until_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [*RTCOPS, "demo"], cwd=tmp_path, env=hostile_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    assert proc.stdout is not None
-    seen: list[str] = []
-    for line in proc.stdout:
-        seen.append(line)
-        if line.startswith("Serving until Ctrl-C"):
-            break
-    text = "".join(seen)
+    text = "".join(lines_until(proc, "Serving until Ctrl-C", seconds=120, what="rtcops demo"))
     bot_url = re.search(r"the bot \(rtcops serve\)\s+(http://127\.0\.0\.1:\d+)/slack/events", text)
     assert bot_url is not None, text
     assert "rtcops provider volcengine get" in text and "export RTCOPS_VOLCENGINE_ENDPOINT=http://127.0.0.1:" in text

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from e2e_support import lines_until
 from tencentcloud.common.abstract_client_async import AbstractClient
 from volcengine.auth.SignerV4 import SignerV4
 from volcengine.auth.SignParam import SignParam
@@ -37,19 +38,7 @@ def sandbox(*args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, str],
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-            if line.startswith("Press Ctrl-C"):
-                break
-        else:
-            raise AssertionError("no banner")
-        assert lines and lines[-1].startswith("Press Ctrl-C"), "\n".join(lines) + (proc.stderr.read() if proc.stderr else "")
+        lines = [line.rstrip("\n") for line in lines_until(proc, "Press Ctrl-C", what="rtcops sandbox providers")]
         env = dict(line.split("=", 1) for line in lines if re.match(r"[A-Z_]+=", line))
         yield proc, env, lines
     finally:
@@ -107,6 +96,12 @@ def test_serves_until_ctrl_c_and_the_printed_settings_work() -> None:
         assert volc.json()["ResponseMetadata"]["Error"]["Code"] == "InvalidParameter.ErrorActiveTaskNotFound"
         tencent = tencent_describe(env)
         assert tencent.json()["Response"]["Status"] == "NotExist", tencent.text
+        assert any("/_sandbox/tasks/health" in line and "/_sandbox/tasks/drift" in line for line in lines)
+        health = httpx.post(f"{env['RTCOPS_VOLCENGINE_ENDPOINT']}/_sandbox/tasks/health",
+                            json={"AppId": "a", "RoomId": "r", "TaskId": "t", "Status": 4}, timeout=10)  # fmt: skip
+        assert health.status_code == 404 and "no task t" in health.json()["error"]
+        hooks = httpx.get(f"{env['RTCOPS_TENCENT_ENDPOINT']}/_sandbox/callbacks", timeout=10)
+        assert hooks.json() == {"registrations": [], "attempts": []}
         code, output = stop(proc)
     assert code == 0, output
     assert "Traceback" not in output and "sandbox stopped" in output

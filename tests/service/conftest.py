@@ -13,15 +13,25 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
-from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, SDK_APP_ID, START_CONFIG, Clock, Sims, make_settings, truncate_all
+from svc_support import (
+    APP_ID,
+    BOOT_ADMIN,
+    ROOM_ID,
+    SDK_APP_ID,
+    START_CONFIG,
+    Clock,
+    Sims,
+    ThrowawayDatabase,
+    admin_exec,
+    make_settings,
+    truncate_all,
+)
 
 from bot.providers.registry import ProviderRegistry
 from bot.sandbox import tencent_sim, volcengine_sim
@@ -42,19 +52,6 @@ def _pg_unavailable(reason: str) -> None:
     pytest.skip(f"PostgreSQL tests skipped: {reason} (set {PG_ENV}=postgresql+asyncpg://user@host:5432/db)")
 
 
-def _dsn(url: str, database: str) -> str:
-    parsed = make_url(url).set(drivername="postgresql", database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-async def _admin_exec(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(_dsn(url, "postgres"), timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def _migrate(url: str) -> None:
     engine = create_engine(url)
     try:
@@ -71,30 +68,10 @@ def postgres_server_url() -> Iterator[str]:
         _pg_unavailable(f"{PG_ENV} is not set")
     assert url is not None
     try:
-        asyncio.run(_admin_exec(url, "SELECT 1"))
+        asyncio.run(admin_exec(url, "SELECT 1"))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         _pg_unavailable(f"cannot reach the server in {PG_ENV}: {type(exc).__name__}: {exc}")
     yield url
-
-
-@dataclass
-class ThrowawayDatabase:
-    server_url: str
-    name: str
-
-    @property
-    def url(self) -> str:
-        return (
-            make_url(self.server_url)
-            .set(drivername="postgresql+asyncpg", database=self.name)
-            .render_as_string(hide_password=False)
-        )
-
-    def create(self) -> None:
-        asyncio.run(_admin_exec(self.server_url, f'CREATE DATABASE "{self.name}"'))
-
-    def drop(self) -> None:
-        asyncio.run(_admin_exec(self.server_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -166,7 +143,7 @@ async def deps(engine: AsyncEngine, db_url: str, sims: Sims, clock: Clock) -> As
 @pytest.fixture
 def start_volc(deps: Deps) -> Any:
     """Start a mixed push in the simulator (through the real client) and register it as `alias`."""
-    from bot.services.tasks import VolcengineTask, add_task
+    from bot.services.tasks import add_task
 
     async def start(
         alias: str, *, config: dict[str, Any] | None = None, tags: tuple[str, ...] = (), register: bool = True
@@ -175,14 +152,15 @@ def start_volc(deps: Deps) -> Any:
         await deps.providers.volcengine.start_push_mixed_stream_to_cdn({**body, **(config or START_CONFIG)})
         if not register:
             return None
-        return await add_task(deps, BOOT_ADMIN, VolcengineTask(alias, APP_ID, ROOM_ID, f"t-{alias}", tags=tags))
+        options = {"tags": ",".join(tags)} if tags else {}
+        return await add_task(deps, BOOT_ADMIN, "volcengine", alias, (APP_ID, ROOM_ID, f"t-{alias}"), options)
 
     return start
 
 
 @pytest.fixture
 def start_tencent(deps: Deps) -> Any:
-    from bot.services.tasks import TencentTask, add_task
+    from bot.services.tasks import add_task
 
     async def start(alias: str, *, tags: tuple[str, ...] = ()) -> Any:
         reply = await deps.providers.tencent().start_stream_ingest(
@@ -196,9 +174,8 @@ def start_tencent(deps: Deps) -> Any:
                 "Volume": 80,
             }
         )
-        known = {"StreamUrl": "https://media.example.com/a.mp4", "Volume": 80, "IsPause": False}
-        return await add_task(
-            deps, BOOT_ADMIN, TencentTask(alias, SDK_APP_ID, reply.result.task_id, tags=tags, configuration=known)
-        )
+        known = {"url": "https://media.example.com/a.mp4", "volume": "80", "state": "running"}
+        options = {**known, **({"tags": ",".join(tags)} if tags else {})}
+        return await add_task(deps, BOOT_ADMIN, "tencent", alias, (str(SDK_APP_ID), reply.result.task_id), options)
 
     return start

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.sandbox import tencent_sim, volcengine_sim
+from bot.sandbox.examples import side_by_side_start, task_config
 from bot.services.deps import Actor
 from bot.store import create_engine
 from bot.store.models import Base
@@ -32,20 +36,16 @@ class Clock:
         self.now += timedelta(**kwargs)
 
 
-START_CONFIG: dict[str, Any] = {
-    "TargetStreams": {"StreamList": [{"UserId": "alice", "Index": 0}, {"UserId": "bob", "Index": 1}]},
-    "Layout": {
-        "LayoutMode": 2,
-        "CustomLayout": {
-            "Canvas": {"Width": 1280, "Height": 720, "Background": "#112233"},
-            "Regions": [
-                {"StreamIndex": 0, "WidthProportion": 0.5, "HeightProportion": 1.0, "LocationX": 0.0, "LocationY": 0.0},
-                {"StreamIndex": 1, "WidthProportion": 0.5, "HeightProportion": 1.0, "LocationX": 0.5, "ZOrder": 1},
-            ],
-        },
-    },
-    "Encode": {"VideoFps": 30, "VideoBitrate": 2500, "AudioBitrate": 128},
-}
+START_CONFIG: dict[str, Any] = task_config(
+    side_by_side_start(
+        users=("alice", "bob"),  # the people the tests name
+        # Not the example's #000000, which is also what an Update that left Background out would reset it
+        # to: a preset must visibly keep the task's background (test_preset_keeps_encode_and_background...).
+        background="#112233",
+        # VideoFps 30, not the example's 25: the tests patch it to 25 and expect 30 to be "nothing would change".
+        Encode={"VideoFps": 30, "VideoBitrate": 2500, "AudioBitrate": 128},
+    )
+)
 APP_ID = "app1"
 ROOM_ID = "room1"
 SDK_APP_ID = 1400000001
@@ -93,3 +93,37 @@ def make_settings(db_url: str, sims: Sims, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def _dsn(url: str, database: str) -> str:
+    parsed = make_url(url).set(drivername="postgresql", database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+async def admin_exec(url: str, sql: str) -> None:
+    """Run one statement on the server's `postgres` database (creating or dropping a throwaway one)."""
+    conn = await asyncpg.connect(_dsn(url, "postgres"), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@dataclass
+class ThrowawayDatabase:
+    server_url: str
+    name: str
+
+    @property
+    def url(self) -> str:
+        return (
+            make_url(self.server_url)
+            .set(drivername="postgresql+asyncpg", database=self.name)
+            .render_as_string(hide_password=False)
+        )
+
+    def create(self) -> None:
+        asyncio.run(admin_exec(self.server_url, f'CREATE DATABASE "{self.name}"'))
+
+    def drop(self) -> None:
+        asyncio.run(admin_exec(self.server_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))

@@ -10,10 +10,13 @@ import pytest
 from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, TEAM, Sims, make_settings, sent_updates, truncate_all
 
 from bot.providers.registry import ProviderRegistry
-from bot.services import changes, grants, tasks
+from bot.services import applying, change_views, changes, grants, tasks
+from bot.services.changes import Patch
 from bot.services.deps import Actor, Deps
 from bot.services.errors import InvalidState, Locked, ServiceError
 from bot.store import create_engine, session_factory
+from bot.store.change_requests import sequence_floor
+from bot.targets.layout_changes import RegionEdit
 
 pytestmark = pytest.mark.postgres
 OPERATOR = Actor(TEAM, "UOPER")
@@ -46,29 +49,29 @@ def _approver(actor: Actor) -> Actor:
 async def test_twenty_concurrent_approvals_make_one_provider_call(deps: Deps, start_volc: Any, sims: Any) -> None:
     await _setup(deps)
     await start_volc("stage")
-    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.5})
+    proposed = await changes.propose(deps, OPERATOR, "stage", RegionEdit(0, {"Alpha": 0.5}))
 
     async def click(actor: Actor) -> str:
         try:
             await changes.approve(deps, _approver(actor), proposed.request_id, expected_hash=proposed.payload_hash)
         except InvalidState:
             return "lost"
-        result = await changes.apply(deps, _approver(actor), proposed.request_id)
+        result = await applying.apply(deps, _approver(actor), proposed.request_id)
         return result.state
 
     outcomes = await asyncio.gather(*(click(a) for a in APPROVERS))
     assert sorted(outcomes) == ["applied"] + ["lost"] * 19
     assert len(sent_updates(sims.volc)) == 1
-    assert (await changes.history(deps, OPERATOR, "stage")).current_version == 2
+    assert (await change_views.history(deps, OPERATOR, "stage")).current_version == 2
 
 
 async def test_twenty_concurrent_applies_of_one_request_make_one_call(deps: Deps, start_volc: Any, sims: Any) -> None:
     await _setup(deps)
     await start_volc("stage")
-    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.5})
+    proposed = await changes.propose(deps, OPERATOR, "stage", RegionEdit(0, {"Alpha": 0.5}))
     await changes.approve(deps, _approver(APPROVERS[0]), proposed.request_id)
     results = await asyncio.gather(
-        *(changes.apply(deps, _approver(a), proposed.request_id) for a in APPROVERS), return_exceptions=True
+        *(applying.apply(deps, _approver(a), proposed.request_id) for a in APPROVERS), return_exceptions=True
     )
     assert sum(1 for r in results if not isinstance(r, BaseException) and r.state == "applied") == 1
     assert all(isinstance(r, InvalidState) for r in results if isinstance(r, BaseException))
@@ -82,8 +85,8 @@ async def test_two_concurrent_proposals_one_wins_one_is_locked(deps: Deps, start
     await grants.grant(deps, BOOT_ADMIN, second.user_id, "operator")
     for _round in range(5):
         results = await asyncio.gather(
-            changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.5}),
-            changes.propose_region_edit(deps, second, "stage", 1, {"Alpha": 0.5}),
+            changes.propose(deps, OPERATOR, "stage", RegionEdit(0, {"Alpha": 0.5})),
+            changes.propose(deps, second, "stage", RegionEdit(1, {"Alpha": 0.5})),
             return_exceptions=True,
         )
         winners = [r for r in results if not isinstance(r, BaseException)]
@@ -124,18 +127,19 @@ async def test_fifty_concurrent_applies_across_tasks_keep_sequence_numbers_incre
     pooled connection); the simulator holds every Update 1.5 s, so all 50 are at the provider at once.
     Phase 2: two more waves where each task's next change goes through propose, approve and apply, all 50
     tasks concurrently (Encode changes: approval needed, as for layouts, but no preview to draw). Each task
-    starts from its own SequenceNumber (10 x i), so a number taken from another task's counter, a repeat
-    or a skip would show in what the simulator received per task."""
+    starts from its own SequenceNumber (above the clock floor, 1000 x i apart), so a number taken from another
+    task's counter, a repeat or a skip would show in what the simulator received per task."""
     deps = wide_deps
     await _setup(deps)
     aliases = [f"live-{i:02d}" for i in range(TASKS)]
-    starts = {f"t-{alias}": 10 * i for i, alias in enumerate(aliases)}
+    floor = sequence_floor(deps.clock())
+    starts = {f"t-{alias}": floor + 1000 * (i + 1) for i, alias in enumerate(aliases)}
 
     async def ready(alias: str) -> int:
         await start_volc(alias, register=False)
-        spec = tasks.VolcengineTask(alias, APP_ID, ROOM_ID, f"t-{alias}", sequence_start=starts[f"t-{alias}"])
-        await tasks.add_task(deps, BOOT_ADMIN, spec)
-        p = await changes.propose_patch(deps, OPERATOR, alias, {"Encode": {"VideoBitrate": 3000}})
+        ids = (APP_ID, ROOM_ID, f"t-{alias}")
+        await tasks.add_task(deps, BOOT_ADMIN, "volcengine", alias, ids, {"sequence-start": str(starts[f"t-{alias}"])})
+        p = await changes.propose(deps, OPERATOR, alias, Patch({"Encode": {"VideoBitrate": 3000}}))
         return (await changes.approve(deps, _approver(APPROVERS[0]), p.request_id)).request_id
 
     approved = await asyncio.gather(*(ready(alias) for alias in aliases))
@@ -144,7 +148,7 @@ async def test_fifty_concurrent_applies_across_tasks_keep_sequence_numbers_incre
     done = asyncio.Event()
     watcher = asyncio.create_task(_watch_in_flight(sims, done))
     try:
-        results = await asyncio.gather(*(changes.apply(deps, _approver(APPROVERS[1]), rid) for rid in approved))
+        results = await asyncio.gather(*(applying.apply(deps, _approver(APPROVERS[1]), rid) for rid in approved))
     finally:
         done.set()
     assert await watcher == TASKS, "the 50 applies did not reach the provider at the same time"
@@ -152,9 +156,9 @@ async def test_fifty_concurrent_applies_across_tasks_keep_sequence_numbers_incre
     assert {r.alias: r.sequence_number for r in results} == {a: starts[f"t-{a}"] + 1 for a in aliases}
 
     async def cycle(alias: str, wave: int) -> str:
-        p = await changes.propose_patch(deps, OPERATOR, alias, {"Encode": {"VideoBitrate": 3100 + 100 * wave}})
+        p = await changes.propose(deps, OPERATOR, alias, Patch({"Encode": {"VideoBitrate": 3100 + 100 * wave}}))
         await changes.approve(deps, _approver(APPROVERS[2 + wave]), p.request_id, expected_hash=p.payload_hash)
-        return (await changes.apply(deps, _approver(APPROVERS[2 + wave]), p.request_id)).state
+        return (await applying.apply(deps, _approver(APPROVERS[2 + wave]), p.request_id)).state
 
     for wave in range(2):
         states = await asyncio.gather(*(cycle(a, wave) for a in aliases))
@@ -169,7 +173,7 @@ async def test_fifty_concurrent_applies_across_tasks_keep_sequence_numbers_incre
     for tid, start in starts.items():
         assert sims.volc.task(APP_ID, ROOM_ID, tid).last_sequence == start + 3
     for alias in aliases:
-        info = (await changes.history(deps, OPERATOR, alias)).current_version
+        info = (await change_views.history(deps, OPERATOR, alias)).current_version
         assert info == 4
 
 

@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 from svc_support import BOOT_ADMIN, TEAM, Clock
 
-from bot.services import changes, grants, home, tasks
+from bot.services import applying, change_views, changes, grants, home, tasks
+from bot.services.changes import Rollback
 from bot.services.deps import Actor, Deps
 from bot.services.errors import BadInput, Locked, NotFound, PermissionDenied, TaskNotFound
 from bot.services.grants import Subject
+from bot.targets.layout_changes import RegionEdit
+from bot.targets.tencent import IngestChange
 
 OPERATOR = Actor(TEAM, "UOPER")
 APPROVER = Actor(TEAM, "UAPPR")
@@ -56,12 +59,12 @@ async def test_approvers_for_lists_approvers_in_scope_unexpired_groups_and_boots
 
 
 async def test_change_results_carry_where_the_request_was_posted(deps: Deps, start_volc: Any, people: None) -> None:
-    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.5})
+    proposed = await changes.propose(deps, OPERATOR, "stage", RegionEdit(0, {"Alpha": 0.5}))
     assert proposed.channel_id is None and proposed.message_ts is None and not proposed.posted
     await changes.attach_message(
         deps, proposed.request_id, channel_id="CREQ", message_ts="1700000000.000100", permalink="https://x/p1"
     )
-    found = await changes.get_request(deps, OPERATOR, proposed.request_id)
+    found = await change_views.get_request(deps, OPERATOR, proposed.request_id)
     assert (found.channel_id, found.message_ts, found.link) == ("CREQ", "1700000000.000100", "https://x/p1")
 
 
@@ -69,19 +72,19 @@ async def test_my_open_requests_and_recent_changes_only_show_what_the_actor_may_
     deps: Deps, start_volc: Any, start_tencent: Any, people: None
 ) -> None:
     await start_tencent("lobby")
-    lobby = await changes.propose_ingest(deps, OPERATOR, "lobby", volume=30)
-    await changes.apply(deps, OPERATOR, lobby.request_id)
-    stage = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.5})
+    lobby = await changes.propose(deps, OPERATOR, "lobby", IngestChange(volume=30))
+    await applying.apply(deps, OPERATOR, lobby.request_id)
+    stage = await changes.propose(deps, OPERATOR, "stage", RegionEdit(0, {"Alpha": 0.5}))
 
-    mine = await changes.my_open_requests(deps, OPERATOR)
+    mine = await change_views.my_open_requests(deps, OPERATOR)
     assert [c.request_id for c in mine] == [stage.request_id]  # the applied one is closed
-    assert await changes.my_open_requests(deps, APPROVER) == []
+    assert await change_views.my_open_requests(deps, APPROVER) == []
 
-    recent = await changes.recent_changes(deps, OPERATOR)
+    recent = await change_views.recent_changes(deps, OPERATOR)
     assert [(c.request_id, c.alias) for c in recent] == [(stage.request_id, "stage"), (lobby.request_id, "lobby")]
-    assert [c.alias for c in await changes.recent_changes(deps, STAGE_ONLY)] == ["stage"]
-    assert [c.request_id for c in await changes.recent_changes(deps, OPERATOR, limit=1)] == [stage.request_id]
-    assert await changes.recent_changes(deps, NOBODY) == []
+    assert [c.alias for c in await change_views.recent_changes(deps, STAGE_ONLY)] == ["stage"]
+    assert [c.request_id for c in await change_views.recent_changes(deps, OPERATOR, limit=1)] == [stage.request_id]
+    assert await change_views.recent_changes(deps, NOBODY) == []
 
     summary = await home.home(deps, STAGE_ONLY)
     assert [t.alias for t in summary.tasks] == ["stage"] and summary.mine == [] and summary.waiting == []
@@ -104,11 +107,11 @@ Call = Callable[[Deps, Actor, str], Awaitable[Any]]
 BY_ALIAS: dict[str, Call] = {
     "show_task": tasks.show_task,
     "remove_task": tasks.remove_task,
-    "history": changes.history,
+    "history": change_views.history,
     "unlock": changes.unlock,
-    "propose_ingest": lambda d, a, alias: changes.propose_ingest(d, a, alias, volume=10),
-    "propose_region_edit": lambda d, a, alias: changes.propose_region_edit(d, a, alias, 0, {"Alpha": 0.5}),
-    "propose_rollback": lambda d, a, alias: changes.propose_rollback(d, a, alias, 9),
+    "propose_ingest": lambda d, a, alias: changes.propose(d, a, alias, IngestChange(volume=10)),
+    "propose_region_edit": lambda d, a, alias: changes.propose(d, a, alias, RegionEdit(0, {"Alpha": 0.5})),
+    "propose_rollback": lambda d, a, alias: changes.propose(d, a, alias, Rollback(9)),
     "set_policy": lambda d, a, alias: changes.set_policy(d, a, alias, "volume", True),
     "approvers_for": grants.approvers_for,
 }
@@ -118,7 +121,7 @@ BY_ALIAS: dict[str, Call] = {
 async def test_an_alias_says_nothing_before_authorization(deps: Deps, start_volc: Any, name: str, people: None) -> None:
     """A user with no role gets the same denial for a task that exists (and is locked) as for one that
     does not; only someone who may act on it learns that it is missing."""
-    await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.5})  # stage is now locked
+    await changes.propose(deps, OPERATOR, "stage", RegionEdit(0, {"Alpha": 0.5}))  # stage is now locked
     call = BY_ALIAS[name]
     answers = []
     for alias in ("stage", "nosuch"):
@@ -131,23 +134,23 @@ async def test_an_alias_says_nothing_before_authorization(deps: Deps, start_volc
 
 
 async def test_permission_comes_before_the_lock_and_the_version_lookup(deps: Deps, start_volc: Any, people: None) -> None:
-    await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.5})
+    await changes.propose(deps, OPERATOR, "stage", RegionEdit(0, {"Alpha": 0.5}))
     with pytest.raises(PermissionDenied):
-        await changes.propose_region_edit(deps, STAGE_ONLY, "stage", 0, {"Alpha": 0.6})  # viewer: not "locked"
+        await changes.propose(deps, STAGE_ONLY, "stage", RegionEdit(0, {"Alpha": 0.6}))  # viewer: not "locked"
     with pytest.raises(Locked):
-        await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.6})
+        await changes.propose(deps, OPERATOR, "stage", RegionEdit(0, {"Alpha": 0.6}))
     with pytest.raises(PermissionDenied):
-        await changes.propose_rollback(deps, STAGE_ONLY, "stage", 9)  # not "version 9 not found"
+        await changes.propose(deps, STAGE_ONLY, "stage", Rollback(9))  # not "version 9 not found"
 
 
 async def test_request_ids_and_grant_scopes_say_nothing_before_authorization(deps: Deps, start_volc: Any, people: None) -> None:
-    proposed = await changes.propose_region_edit(deps, OPERATOR, "stage", 0, {"Alpha": 0.5})
+    proposed = await changes.propose(deps, OPERATOR, "stage", RegionEdit(0, {"Alpha": 0.5}))
     for request_id in (proposed.request_id, 999_999):
-        for decide in (changes.get_request, changes.approve, changes.reject, changes.cancel):
+        for decide in (change_views.get_request, changes.approve, changes.reject, changes.cancel):
             with pytest.raises(PermissionDenied):
                 await decide(deps, NOBODY, request_id)
     with pytest.raises(NotFound):
-        await changes.get_request(deps, BOOT_ADMIN, 999_999)
+        await change_views.get_request(deps, BOOT_ADMIN, 999_999)
     for scope in ("task:stage", "task:nosuch"):
         with pytest.raises(PermissionDenied):
             await grants.grant(deps, OPERATOR, "UXYZ", "viewer", scope)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,75 @@ async def test_state_reads_the_revision_without_alembic(engine: AsyncEngine) -> 
     async with engine.begin() as conn:
         await conn.execute(text("DROP TABLE alembic_version"))
     assert (await schema.state(engine)).current is None
+
+
+@pytest.fixture
+async def fresh_engine(db_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty database of the same kind, all this test's own (others here drop alembic_version)."""
+    import uuid
+
+    from svc_support import ThrowawayDatabase
+
+    if db_url.startswith("sqlite"):
+        eng = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+        yield eng
+        await eng.dispose()
+        return
+    db = ThrowawayDatabase(db_url, f"rtcops_fresh_{uuid.uuid4().hex[:10]}")
+    await asyncio.to_thread(db.create)
+    eng = create_engine(db.url)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+        await asyncio.to_thread(db.drop)
+
+
+async def test_0002_carries_tasks_over_and_keeps_their_versions_and_requests(fresh_engine: AsyncEngine) -> None:
+    """Tasks written by 0001 (one column per provider field) come out with their ids and facts as JSON, and
+    nothing hanging off them is lost: on SQLite a table rebuild would cascade-delete versions and requests."""
+    from sqlalchemy import select
+
+    from bot.store import session_factory
+    from bot.store.models import ChangeRequest, ConfigVersion, Task
+
+    engine = fresh_engine
+    await schema.upgrade(engine, "0001")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO tasks (id, team_id, alias, provider, app_id, room_id, provider_task_id, business_id, "
+                "canvas_width, canvas_height, audio_profile, tags, policy, version, sequence_number, created_by, created_at) "
+                "VALUES (1, 'T1', 'finals', 'volcengine', 'app1', 'room1', 'mix1', 'biz', 1280, 720, 1, '[]', '{}', 2, 7, "
+                "'U1', CURRENT_TIMESTAMP), "
+                "(2, 'T1', 'lobby', 'tencent', NULL, NULL, '-t2', NULL, NULL, NULL, NULL, '[]', '{}', 1, 0, 'U1', "
+                "CURRENT_TIMESTAMP)"
+            )
+        )
+        await conn.execute(text("UPDATE tasks SET sdk_app_id = '1400000001', region = 'ap-tokyo', site = 'china' WHERE id = 2"))
+        await conn.execute(
+            text(
+                "INSERT INTO config_versions (task_id, version, configuration, applied_by_team, applied_by, applied_at, note) "
+                "VALUES (1, 1, '{}', 'T1', 'U1', CURRENT_TIMESTAMP, 'registered')"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO change_requests (task_id, team_id, requester, kind, summary, touched, change, baseline, "
+                "baseline_source, desired, drift, payload_hash, base_version, needs_approval, state, created_at, expires_at) "
+                "VALUES (1, 'T1', 'U1', 'layout', 's', '[]', '{}', '{}', 'provider', '{}', '[]', 'h', 1, true, 'applied', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    await schema.upgrade(engine)
+    assert await schema.model_differences(engine) == []
+    async with session_factory(engine)() as session:
+        tasks = {t.alias: t for t in (await session.scalars(select(Task))).all()}
+        versions = (await session.scalars(select(ConfigVersion))).all()
+        requests = (await session.scalars(select(ChangeRequest))).all()
+    assert tasks["finals"].ids == {"AppId": "app1", "RoomId": "room1", "TaskId": "mix1", "BusinessId": "biz"}
+    assert tasks["finals"].facts == {"Canvas": [1280, 720], "AudioProfile": 1}
+    assert tasks["finals"].sequence_number == 7 and tasks["finals"].version == 2
+    assert tasks["lobby"].ids == {"SdkAppId": 1400000001, "TaskId": "-t2", "Region": "ap-tokyo", "Site": "china"}
+    assert tasks["lobby"].facts == {}
+    assert len(versions) == 1 and len(requests) == 1 and requests[0].gone is False

@@ -5,7 +5,6 @@ sends them; everything the bot says comes out through the fake Web API, which ch
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,14 @@ import httpx
 import pytest
 from slack_support import BOT_TOKEN, GROUPS, NOTIFY_CHANNEL, REQUEST_CHANNEL, SIGNING_SECRET, TEAM, USERS, Env
 
+from bot import app as bot_app
 from bot.config import Settings
-from bot.providers.registry import ProviderRegistry
 from bot.sandbox import tencent_sim, volcengine_sim
 from bot.sandbox.serve import serve_in_loop
 from bot.sandbox.slack_api import FakeSlack
 from bot.server import create_server
-from bot.services.deps import Deps
-from bot.store.engine import create_engine, session_factory
+from bot.store.engine import create_engine
 from bot.store.schema import upgrade
-from handlers import build_app
-from handlers.backlog import Backlog
 
 REFUSALS_EXPECTED = "slack_refusals_expected"
 
@@ -34,6 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{REFUSALS_EXPECTED}: the test provokes Web API refusals on purpose, so the env fixture does not fail it for them",
     )
+    config.addinivalue_line("markers", "settings(**values): Settings the env fixture's bot runs with, over its defaults")
 
 
 @pytest.fixture
@@ -69,17 +66,21 @@ async def env(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[E
             tencentcloud_secret_key=tencent_sim.DEFAULT_SECRET_KEY,
             tencent_endpoint=tc_url,
             tencent_site="intl",
+            # The watcher does not poll unless a test asks (settings(watch_read_share=…)): tests that count the
+            # provider calls a command makes would otherwise count its reads too.
+            **{"watch_read_share": 0.0, **(marker.kwargs if (marker := request.node.get_closest_marker("settings")) else {})},
         )  # type: ignore[call-arg]
-        deps = Deps(sessions=session_factory(engine), providers=ProviderRegistry.from_settings(settings), settings=settings)
-        backlog = Backlog()
-        bolt = build_app(settings, deps, backlog=backlog)
-        async with serve_in_loop(create_server(bolt)) as bot_url, httpx.AsyncClient(timeout=30) as http:
-            driver = Env(bot_url, fake, volc_state, tencent_state, deps, settings, http)
-            yield driver
-            async with asyncio.timeout(15):
-                await backlog.drain()
-            refused = driver.refusals()
-        await deps.providers.aclose()
+        bot = await bot_app.start(settings)
+        bot.start_loops()
+        try:
+            server = create_server(bot.app, provider_events=bot.provider_events)
+            async with serve_in_loop(server) as bot_url, httpx.AsyncClient(timeout=30) as http:
+                driver = Env(bot_url, fake, volc_state, tencent_state, bot, http)
+                yield driver
+                await driver.settled()
+                refused = driver.refusals()
+        finally:
+            await bot_app.stop(bot)
     await engine.dispose()
     if refused and request.node.get_closest_marker(REFUSALS_EXPECTED) is None:
         pytest.fail(f"the fake Slack Web API refused calls the bot made: {refused}", pytrace=False)

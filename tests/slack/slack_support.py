@@ -5,13 +5,18 @@ unique on sys.path, never `conftest`, which pytest imports once per directory un
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+import time
 
-from bot.config import Settings
+import httpx
+from sqlalchemy import select
+
+from bot.app import Bot
 from bot.sandbox import tencent_sim, volcengine_sim
+from bot.sandbox.examples import APP_ID, ROOM_ID, TASK_ID, side_by_side_start
 from bot.sandbox.slack_api import FakeSlack, Message
-from bot.sandbox.slack_driver import SlackDriver, wait_for
-from bot.services.deps import Deps
+from bot.sandbox.slack_driver import NotSeen, SlackDriver, wait_for
+from bot.store.models import ChangeRequest
 
 TEAM = "T0TEAM"
 BOT_TOKEN = "xoxb-fake-bot-token"
@@ -29,7 +34,7 @@ eventually = wait_for
 
 class Env(SlackDriver):
     """The driver with this workspace's defaults (requests channel, signing secret), plus the simulators'
-    state and the services' Deps for arranging and checking what HTTP alone cannot."""
+    state, the services' Deps and the bot's backlog for arranging and checking what HTTP alone cannot."""
 
     def __init__(
         self,
@@ -37,12 +42,31 @@ class Env(SlackDriver):
         fake: FakeSlack,
         volc: volcengine_sim.VolcengineState,
         tencent: tencent_sim.TencentState,
-        deps: Deps,
-        settings: Settings,
+        bot: Bot,
         http: httpx.AsyncClient,
     ) -> None:
         super().__init__(url, SIGNING_SECRET, fake, team=TEAM, http=http)
-        self.volc, self.tencent, self.deps, self.settings = volc, tencent, deps, settings
+        self.volc, self.tencent, self.bot = volc, tencent, bot
+        self.deps, self.settings, self.backlog = bot.deps, bot.settings, bot.backlog
+
+    async def settled(self, seconds: float = 15.0) -> None:
+        """Wait until all the work the bot took on for the requests sent so far has finished: acknowledged
+        work, applies, and every notice delivered (or waiting out a retry). Then whatever those requests were
+        going to cause has happened, so a check that something did not happen is definite."""
+        try:
+            async with asyncio.timeout(seconds):
+                for _ in iter(int, 1):  # until quiet twice in a row: a notice may be written as the first check ends
+                    if await self._quiet() and await self._quiet():
+                        return
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            raise NotSeen(f"the bot's work did not finish within {seconds:g} s") from None
+
+    async def _quiet(self) -> bool:
+        await self.backlog.drain()
+        self.deps.signals.deliver.set()
+        await asyncio.sleep(0)
+        return await self.bot.settled()
 
     def command_fields(self, user: str, text: str, channel: str = REQUEST_CHANNEL, command: str = "/rtc") -> dict[str, str]:
         return super().command_fields(user, text, channel, command)
@@ -59,26 +83,8 @@ class Env(SlackDriver):
         return await super().command(user, text, channel, retry_num=retry_num, fields=fields)
 
 
-APP_ID, ROOM_ID, TASK_ID = "app-finals", "room-finals", "mix-finals"
 SDK_APP_ID = 1400000001
-START = {
-    "AppId": APP_ID,
-    "RoomId": ROOM_ID,
-    "TaskId": TASK_ID,
-    "PushURL": "rtmp://cdn.example.com/live/finals",
-    "TargetStreams": {"StreamList": [{"UserId": "a", "Index": 0}, {"UserId": "b", "Index": 1}]},
-    "Layout": {
-        "LayoutMode": 2,
-        "CustomLayout": {
-            "Canvas": {"Width": 1280, "Height": 720, "Background": "#000000"},
-            "Regions": [
-                {"StreamIndex": 0, "LocationX": 0.0, "LocationY": 0.0, "WidthProportion": 0.5, "HeightProportion": 1.0},
-                {"StreamIndex": 1, "LocationX": 0.5, "LocationY": 0.0, "WidthProportion": 0.5, "HeightProportion": 1.0},
-            ],
-        },
-    },
-    "Encode": {"VideoWidth": 1280, "VideoHeight": 720, "VideoBitrate": 2500, "VideoFps": 25},
-}
+START = side_by_side_start(users=("a", "b"))  # the people the scenarios name in their /rtc commands
 
 
 async def ephemeral_from(env: Env, user: str, needle: str) -> str:
@@ -112,6 +118,23 @@ async def setup_tasks(env: Env) -> str:
         assert (await env.command("UADMIN", text)).status_code == 200
         await ephemeral_from(env, "UADMIN", needle)
     return tencent_task
+
+
+async def stored_permalink(env: Env, message: Message, seconds: float = 15.0) -> str:
+    """The permalink the bot stored for the request posted as `message`. The bot stores it after posting
+    the message, so a test that needs it (the lock answer links to it) waits for this, not for the message."""
+    query = select(ChangeRequest.permalink).where(
+        ChangeRequest.channel_id == message.channel, ChangeRequest.message_ts == message.ts
+    )
+    deadline = time.monotonic() + seconds
+    while True:
+        async with env.deps.sessions() as session:
+            link = (await session.execute(query)).scalar_one_or_none()
+        if link:
+            return str(link)
+        if time.monotonic() > deadline:
+            raise NotSeen(f"timed out waiting for the permalink of the request message {message.ts} to be stored")
+        await asyncio.sleep(0.02)  # polls the store, as `eventually` polls the fake
 
 
 def request_message(env: Env) -> Message | None:

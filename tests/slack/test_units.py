@@ -13,6 +13,8 @@ from bot.sandbox import slack_api
 from bot.sandbox.serve import serve_in_loop
 from bot.sandbox.slack_api import FakeSlack, check_blocks, check_view
 from bot.services.results import ChangeResult
+from bot.targets.layout_changes import LayoutPreset
+from bot.targets.tencent import IngestChange
 from handlers import blocks, grammar
 from handlers.backlog import Backlog
 from handlers.grammar import UsageError, parse
@@ -24,23 +26,30 @@ from handlers.grammar import UsageError, parse
         ("", grammar.Help()),
         ("tasks", grammar.ListTasks()),
         (
-            "task add volcengine finals A1 R1 T1 canvas=1280x720 channel=<#C0NOTE|notify> tags=live,eu",
-            grammar.AddVolcengineTask("finals", "A1", "R1", "T1", (1280, 720), "C0NOTE", ("live", "eu")),
+            "task add volcengine Finals A1 R1 T1 canvas=1280x720 channel=<#C0NOTE|notify> tags=live,eu",
+            grammar.AddTask(
+                "volcengine",
+                "finals",
+                ("A1", "R1", "T1"),
+                {"canvas": "1280x720", "channel": "<#C0NOTE|notify>", "tags": "live,eu"},
+            ),
         ),
         (
             "task add tencent lobby 1400000001 -abc region=ap-tokyo site=china channel=C0NOTE",
-            grammar.AddTencentTask("lobby", 1400000001, "-abc", "ap-tokyo", "china", "C0NOTE"),
+            grammar.AddTask(
+                "tencent", "lobby", ("1400000001", "-abc"), {"region": "ap-tokyo", "site": "china", "channel": "C0NOTE"}
+            ),
         ),
-        ("layout finals", grammar.OpenLayoutEditor("finals")),
+        ("layout finals", grammar.OpenEditor("layout", "finals")),
         (
-            "layout finals PIP host,guest:screen corner=tl",
-            grammar.ProposeLayout("finals", "pip", "host,guest:screen", {"corner": "tl"}),
+            "layout Finals PIP host,guest:screen corner=tl",
+            grammar.Propose("layout", "finals", LayoutPreset("pip", ("host", "guest:screen"), {"corner": "tl"})),
         ),
         (
-            "ingest lobby url=<https://a.example/x.mp4|a.example/x.mp4> volume=40 pause",
-            grammar.ProposeIngest("lobby", "https://a.example/x.mp4", 40, True),
+            "ingest lobby url=<https://a.example/x.mp4?a=1&amp;b=2|a.example/x.mp4> volume=40 pause",
+            grammar.Propose("ingest", "lobby", IngestChange("https://a.example/x.mp4?a=1&b=2", 40, True)),
         ),
-        ("ingest lobby resume", grammar.ProposeIngest("lobby", None, None, False)),
+        ("ingest lobby resume", grammar.Propose("ingest", "lobby", IngestChange(None, None, False))),
         ("rollback finals v3", grammar.Rollback("finals", 3)),
         ("unlock\u00a0finals", grammar.Unlock("finals")),
     ],
@@ -72,14 +81,14 @@ def test_grant_accepts_escaped_mentions_and_bare_ids(token: str, kind: str, iden
         ("grant <@U0ABCDEF> king", "unknown role", "/rtc grant"),
         ("revoke <@U0ABCDEF> admin planet:mars", "unknown scope", "/rtc revoke"),
         ("task add aws x", "volcengine or tencent", "/rtc task add tencent"),
-        ("task add volcengine x A R T canvas=big", "canvas must look like", "[canvas=WxH]"),
-        ("task add tencent x notanumber T", "SdkAppId", "<SdkAppId>"),
+        ("task add tencent x", "missing the task's ids", "<SdkAppId>"),
+        ("task add tencent x 14 T region=ap-tokyo canvas", "unexpected 'canvas'", "<SdkAppId>"),
         ("ingest lobby volume=-3", "whole number", "[volume=<n>]"),
         ("ingest lobby pause resume", "once", "[pause|resume]"),
         ("rollback finals", "version", "/rtc rollback <alias> <version>"),
         ("status", "exactly one", "/rtc status <alias>"),
-        ("layout finals pip", "missing", "/rtc layout <alias> <preset>"),
-        ("layout bad/alias", "not a task alias", "/rtc layout <alias>"),
+        ("layout finals pip", "give a preset and the streams", "/rtc layout <alias> <preset>"),
+        ("layout bad/alias", "alias 'bad/alias' is not valid", "/rtc layout <alias>"),
     ],
 )
 def test_grammar_mistakes_name_the_problem_and_the_usage(text: str, problem: str, usage_line: str) -> None:

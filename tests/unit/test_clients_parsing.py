@@ -10,7 +10,7 @@ import pytest
 from bot.config import MissingSetting, Settings
 from bot.providers import tencent_client, volcengine_client
 from bot.providers.errors import InvalidRequest, ProviderError
-from bot.providers.pacing import LocalPacer, pace_key, settings_rates
+from bot.providers.pacing import WATCH_LANE, LocalPacer, pace_key, settings_rates
 from bot.providers.registry import ProviderRegistry
 from bot.providers.retry import RetryPolicy, is_retryable
 from bot.providers.volcengine_models import GetPushMixedStreamToCDNTaskResult
@@ -62,6 +62,17 @@ def test_volcengine_malformed_answers(status: int, raw: bytes, needle: str) -> N
         _volc(status, raw)
     assert info.value.code == "MalformedResponse"
     assert info.value.retryable is (status >= 500)
+
+
+@pytest.mark.parametrize("result", ["", "OK", "done", None, 1])
+def test_volcengine_result_other_than_ok_is_not_a_success(result: Any) -> None:
+    """Issue 11, V8 (API page, 返回调用结果): Result is "ok" on success and empty on failure."""
+    payload: dict[str, Any] = {"ResponseMetadata": {"RequestId": "r8"}}
+    if result is not None:
+        payload["Result"] = result
+    with pytest.raises(ProviderError, match='expected Result "ok"') as info:
+        _volc(200, payload)
+    assert (info.value.code, info.value.request_id, info.value.retryable) == ("MalformedResponse", "r8", False)
 
 
 def test_volcengine_non_2xx_without_error_is_a_failure() -> None:
@@ -188,8 +199,16 @@ def test_pacer_limits_come_from_settings() -> None:
     rate = settings_rates(settings)
     assert rate(pace_key("volcengine", "AK", "UpdatePushMixedStreamToCDN")) == 150
     assert rate(pace_key("volcengine", "AK", "StartPushMixedStreamToCDN")) == 150
-    assert rate(pace_key("volcengine", "AK", "GetPushMixedStreamToCDNTask")) == 60
-    assert rate(pace_key("tencent", "AKID", "DescribeStreamIngest")) == 20
+    # A read action's limit is shared by two lanes: the watcher's polls and everything else (half each by default).
+    assert rate(pace_key("volcengine", "AK", "GetPushMixedStreamToCDNTask")) == 30
+    assert rate(pace_key("volcengine", "AK", "GetPushMixedStreamToCDNTask") + "|" + WATCH_LANE) == 30
+    assert rate(pace_key("tencent", "AKID", "DescribeStreamIngest")) == 10
+    assert rate(pace_key("tencent", "AKID", "UpdateStreamIngest") + "|" + WATCH_LANE) == 20  # only reads are split
+    unwatched = settings_rates(Settings(_env_file=None, volcengine_get_qps=60, watch_read_share=0))
+    assert unwatched(pace_key("volcengine", "AK", "GetPushMixedStreamToCDNTask")) == 60
+    tilted = settings_rates(Settings(_env_file=None, tencent_qps=20, watch_read_share=0.25))
+    assert tilted(pace_key("tencent", "AKID", "DescribeStreamIngest")) == 15
+    assert tilted(pace_key("tencent", "AKID", "DescribeStreamIngest") + "|" + WATCH_LANE) == 5
     pacer = LocalPacer(rate)
     limiter = pacer.limiter(pace_key("volcengine", "AK", "UpdatePushMixedStreamToCDN"))
     # Refilled just under the limit, with a burst small enough that no one-second window exceeds it.

@@ -205,6 +205,7 @@ async def _burst(url: str, limit: float, rate: float, n: int) -> tuple[list[Any]
     return results, records
 
 
+@pytest.mark.load
 async def test_a_paced_burst_draws_no_rate_limit_error(tencent_child: str) -> None:
     """1000 calls at once, paced at the simulator's limit (raised from 20/s to 150/s to keep this short)."""
     results, records = await _burst(tencent_child, 150.0, 150.0, 1000)
@@ -212,6 +213,7 @@ async def test_a_paced_burst_draws_no_rate_limit_error(tencent_child: str) -> No
     assert len(records) == 1000 and [r["code"] for r in records if r["code"]] == []
 
 
+@pytest.mark.load
 async def test_a_paced_burst_at_the_documented_20_per_second_draws_no_rate_limit_error(tencent_child: str) -> None:
     """The documented limit on both sides: the pacer at 20/s against the simulator's own 20/s bucket.
     80 calls are four times what the full bucket holds, so only the pacing keeps them all accepted."""
@@ -221,6 +223,7 @@ async def test_a_paced_burst_at_the_documented_20_per_second_draws_no_rate_limit
     assert len(records) == 80 and [r["code"] for r in records if r["code"]] == []
 
 
+@pytest.mark.load
 async def test_an_unpaced_burst_at_20_per_second_does_draw_rate_limit_errors(tencent_child: str) -> None:
     """The control for the test above: the same 80 calls unpaced overflow the simulator's 20/s bucket."""
     results, records = await _burst(tencent_child, DEFAULT_QPS[UPDATE], 1e9, 80)
@@ -228,3 +231,25 @@ async def test_an_unpaced_burst_at_20_per_second_does_draw_rate_limit_errors(ten
     assert refused and {r.code for r in refused} == {"RequestLimitExceeded"}
     assert all(r.retryable for r in refused)
     assert len(records) == 80 and len([r for r in records if r["code"] == "RequestLimitExceeded"]) == len(refused)
+
+
+async def test_t2_the_china_client_checks_the_china_regions(tencent_china_sim: tuple[str, Any]) -> None:
+    """China Update page (cloud.tencent.com/document/product/647/110076): ap-beijing, ap-chongqing, ap-guangzhou,
+    ap-shanghai, ap-singapore. ap-beijing is sent and taken; ap-tokyo is refused before anything is sent."""
+    url, state = tencent_china_sim
+    state.reset()
+    task_id = await start_task(url, "china")
+    body = {"SdkAppId": APP, "TaskId": task_id, "Volume": 150}
+    async with make_client(url, site="china") as client:
+        reply = await client.update_stream_ingest(body, region="ap-beijing")
+        assert reply.result.status == "InProgress"
+        sent = len(state.requests.all())
+        with pytest.raises(InvalidRequest) as info:
+            await client.update_stream_ingest(body, region="ap-tokyo")
+    assert info.value.problems == [
+        "Region: region 'ap-tokyo' is not supported by UpdateStreamIngest on the china site; "
+        "use one of ap-beijing, ap-chongqing, ap-guangzhou, ap-shanghai, ap-singapore"
+    ]
+    assert len(state.requests.all()) == sent
+    assert [r.headers["x-tc-region"] for r in state.requests.all(UPDATE)] == ["ap-beijing"]
+    state.reset()

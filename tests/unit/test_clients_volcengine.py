@@ -17,24 +17,14 @@ from bot.providers.pacing import LocalPacer
 from bot.providers.retry import RetryPolicy
 from bot.providers.signing_volcengine import VolcengineCredentials
 from bot.providers.volcengine_client import VolcengineClient
+from bot.sandbox.examples import USERS, side_by_side_start, task_config
 from bot.sandbox.volcengine_sim import DEFAULT_ACCESS_KEY, DEFAULT_QPS, DEFAULT_SECRET_KEY
 
 UPDATE = "UpdatePushMixedStreamToCDN"
 START = "StartPushMixedStreamToCDN"
 IDS = {"AppId": "app1", "RoomId": "room1", "TaskId": "task1"}
-STREAMS = {"StreamList": [{"UserId": "alice", "Index": 0}, {"UserId": "bob", "Index": 1}]}
-LAYOUT = {
-    "LayoutMode": 2,
-    "CustomLayout": {
-        "Canvas": {"Width": 1280, "Height": 720, "Background": "#000000"},
-        "Regions": [
-            {"StreamIndex": 0, "WidthProportion": 0.5, "HeightProportion": 1.0},
-            {"StreamIndex": 1, "LocationX": 0.5, "WidthProportion": 0.5, "HeightProportion": 1.0, "ZOrder": 1},
-        ],
-    },
-}
-START_BODY = {**IDS, "PushURL": "rtmp://live.example.com/app/stream", "TargetStreams": STREAMS, "Layout": LAYOUT}
-UPDATE_BODY = {**IDS, "TargetStreams": STREAMS, "Layout": LAYOUT, "Encode": {"VideoFps": 30}}
+START_BODY = side_by_side_start(**IDS)
+UPDATE_BODY = {**IDS, **task_config(START_BODY), "Encode": {"VideoFps": 30}}
 FAST_RETRY = RetryPolicy(max_attempts=4, deadline_seconds=10, initial_backoff=0.01, max_backoff=0.05)
 
 
@@ -215,7 +205,7 @@ async def test_partial_update_sends_arrays_whole_under_their_full_path(sim: tupl
         assert (await client.update_push_mixed_stream_to_cdn(partial, context={"canvas": (1280, 720)})).result == "ok"
         config = state.task("app1", "room1", "task1").config
         assert [r["StreamIndex"] for r in config["Layout"]["CustomLayout"]["Regions"]] == [1, 0]
-        assert [s["UserId"] for s in config["TargetStreams"]["StreamList"]] == ["alice", "bob"]
+        assert [s["UserId"] for s in config["TargetStreams"]["StreamList"]] == list(USERS)
         assert config["Layout"]["CustomLayout"]["Canvas"]["Width"] == 1280
 
         stray = {**partial, "Layout": {"CustomLayout": {"Regions": [{**swapped[0], "StreamIndex": 7}]}}}
@@ -249,6 +239,7 @@ async def _burst(url: str, limit: float, rate: float, n: int) -> tuple[list[Any]
     return results, records
 
 
+@pytest.mark.load
 async def test_a_paced_burst_of_1000_draws_no_rate_limit_error(volcengine_child: str) -> None:
     """1000 calls at once, paced at the documented 150/s against a simulator enforcing 150/s."""
     results, records = await _burst(volcengine_child, DEFAULT_QPS[UPDATE], DEFAULT_QPS[UPDATE], 1000)
@@ -257,6 +248,7 @@ async def test_a_paced_burst_of_1000_draws_no_rate_limit_error(volcengine_child:
     assert [r["code"] for r in records if r["code"]] == []
 
 
+@pytest.mark.load
 async def test_an_unpaced_burst_does_draw_rate_limit_errors(volcengine_child: str) -> None:
     """The control for the test above: without pacing, the simulator refuses part of a burst."""
     results, records = await _burst(volcengine_child, 50.0, 1e9, 300)

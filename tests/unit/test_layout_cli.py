@@ -96,3 +96,31 @@ def test_mistakes_exit_2_with_a_usable_message(tmp_path: Path) -> None:
         assert code == 2, args
         assert words in stderr, (args, stderr)
         assert "Traceback" not in stdout + stderr
+
+
+def test_a_bare_layout_section_needs_no_task_ids(tmp_path: Path) -> None:
+    """Issue 11: drawing needs no AppId, RoomId or TaskId, so the Layout and TargetStreams pasted from the API
+    page draw as they are; they are still checked as a full-replace Update's configuration."""
+    streams = {"StreamList": [{"UserId": "alice", "Index": 0}, {"UserId": "bob", "Index": 1}]}
+    layout = {"LayoutMode": 2, "CustomLayout": {"Canvas": {"Width": 860, "Height": 340}, "Regions": [
+        {"StreamIndex": 0, "WidthProportion": 0.5, "HeightProportion": 1},
+        {"StreamIndex": 1, "LocationX": 0.5, "WidthProportion": 0.5, "HeightProportion": 1},
+    ]}}  # fmt: skip
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"Layout": layout, "TargetStreams": streams}))
+    out = tmp_path / "bare.png"
+    code, stdout, stderr = _run("--body-file", str(bare), "-o", str(out))
+    assert (code, stderr) == (0, "") and f"wrote {out}" in stdout
+    with Image.open(out) as image:
+        assert image.size == preview_size((860, 340))
+
+    streams["StreamList"].append({"UserId": "carol", "Index": 2})
+    bare.write_text(json.dumps({"Layout": layout, "TargetStreams": streams}))
+    code, _, stderr = _run("--body-file", str(bare), "-o", str(tmp_path / "no.png"))
+    assert code == 2 and "TargetStreams.StreamList[2] (UserId carol) has no region" in stderr
+    assert "AppId" not in stderr and not (tmp_path / "no.png").exists()
+
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps({"AppId": "app", "Layout": layout, "TargetStreams": {"StreamList": streams["StreamList"][:2]}}))
+    code, _, stderr = _run("--body-file", str(named), "-o", str(tmp_path / "named.png"))
+    assert code == 2 and "RoomId: is required" in stderr, "a file that names a task is a whole body"

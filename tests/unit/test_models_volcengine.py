@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,12 @@ from bot.providers.volcengine_models import (
     update_body,
 )
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "000_8936d04ab781d2b6.txt"
+EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "volcengine_update_example.json"
 
 
 def seed_body() -> dict[str, Any]:
-    text = SEED.read_text(encoding="utf-8")
-    match = re.search(r"#### Body\n\n```\n(.*?)```", text, re.S)
-    assert match, "the seed page's example body was not found"
-    body: dict[str, Any] = json.loads(match.group(1))
+    """The API page's own Update example (tests/fixtures/volcengine_update_example.json says where from)."""
+    body: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))["body"]
     return body
 
 
@@ -64,7 +61,7 @@ CASES: list[tuple[tuple[Any, ...], Any, str, str]] = [
     ((*CANVAS, "Width"), 0, "Layout.CustomLayout.Canvas.Width", "even number in [2, 1920]"),
     ((*CANVAS, "Background"), "#30334", "Layout.CustomLayout.Canvas.Background", "#RRGGBB"),
     ((*CANVAS, "Background"), "303342", "Layout.CustomLayout.Canvas.Background", "#RRGGBB"),
-    ((*CANVAS, "BackgroundImage"), "https://a.b/bg.gif", "Canvas.BackgroundImage", "jpg"),
+    ((*CANVAS, "BackgroundImage"), "https://a.b/bg.gif", "Canvas.BackgroundImage", "JPG, JPEG or PNG"),
     ((*CANVAS, "BackgroundImage"), "https://a.b/" + "x" * 1020 + ".png", "Canvas.BackgroundImage", "1024 bytes"),
     ((*REGION, "StreamIndex"), 7, "Regions[0].StreamIndex 7", "matches no"),
     ((*REGION, "WidthProportion"), 0, "Regions[0].WidthProportion", "(0, 1]"),
@@ -77,7 +74,8 @@ CASES: list[tuple[tuple[Any, ...], Any, str, str]] = [
     ((*REGION, "Alpha"), 1.5, "Regions[0].Alpha", "(0, 1]"),
     ((*REGION, "RenderMode"), 4, "Regions[0].RenderMode", "one of 0, 1, 2, 3"),
     ((*REGION, "MediaType"), 3, "Regions[0].MediaType", "one of 0, 1, 2"),
-    ((*REGION, "AlternateImage"), "https://a.b/" + "y" * 1020, "Regions[0].AlternateImage", "1024 bytes"),
+    ((*REGION, "AlternateImage"), "https://a.b/" + "y" * 1020, "Regions[0].AlternateImage", "1024 characters"),
+    ((*REGION, "AlternateImage"), "https://a.b/slate.webp", "Regions[0].AlternateImage", "JPG, JPEG or PNG"),
     ((*REGION, "AlternateImageFillMode"), 2, "Regions[0].AlternateImageFillMode", "one of 0, 1"),
     ((*REGION, "CornerRadius"), 1.2, "Regions[0].CornerRadius", "(0, 1]"),
     ((*REGION, "SourceCrop"), {"LocationX": 1.0}, "Regions[0].SourceCrop.LocationX", "[0, 1)"),
@@ -89,7 +87,8 @@ CASES: list[tuple[tuple[Any, ...], Any, str, str]] = [
     (("Encode", "VideoHeight"), 1921, "Encode.VideoHeight", "even number in [2, 1920]"),
     (("Encode", "VideoFps"), 0, "Encode.VideoFps", "[1, 60]"),
     (("Encode", "VideoFps"), 61, "Encode.VideoFps", "[1, 60]"),
-    (("Encode", "VideoBitrate"), 10001, "Encode.VideoBitrate", "[0, 10000] Kbps"),
+    (("Encode", "VideoBitrate"), 10001, "Encode.VideoBitrate", "[1, 10000] Kbps"),
+    (("Encode", "VideoBitrate"), 0, "Encode.VideoBitrate", "leave it out for adaptive"),
     (("Encode", "VideoGop"), 6, "Encode.VideoGop", "[1, 5] seconds"),
     (("Encode", "AudioCodec"), 1, "Encode.AudioCodec", "0 AAC"),
     (("Encode", "AudioBitrate"), 31, "Encode.AudioBitrate", "[32, 192] Kbps"),
@@ -102,6 +101,11 @@ CASES: list[tuple[tuple[Any, ...], Any, str, str]] = [
     (("Control", "MediaType"), 1, "Control.MediaType", "cannot be changed by Update"),
     (("Control", "PushStreamMode"), 1, "Control.PushStreamMode", "cannot be changed by Update"),
     (("Control", "FrameInterpolationMode"), 1, "Control.FrameInterpolationMode", "cannot be changed by Update"),
+    # Go SDK model.go, UpdatePushMixedStreamToCDNBodyControl has these four too; Update still cannot change them
+    (("Control", "TalkVolume"), 10, "Control.TalkVolume", "cannot be changed by Update"),
+    (("Control", "MaxRecordTime"), 0, "Control.MaxRecordTime", "cannot be changed by Update"),
+    (("Control", "VolumeIndicationInterval"), 2, "Control.VolumeIndicationInterval", "cannot be changed by Update"),
+    (("Control", "VolumeIndicationMode"), True, "Control.VolumeIndicationMode", "cannot be changed by Update"),
     (
         ("Control", "SpatialConfig", "AudienceSpatialPosition"),
         [0, 0, -101],
@@ -116,8 +120,11 @@ CASES: list[tuple[tuple[Any, ...], Any, str, str]] = [
     ),
     (("Layout", "LayoutMode"), 0, "Layout.LayoutMode", "must be 2 (custom)"),
     (("Layout", "MainVideoStream"), {"UserId": "u1"}, "Layout.MainVideoStream", "cannot be changed by Update"),
+    (("Layout", "MainVideoStreamIndex"), 0, "Layout.MainVideoStreamIndex", "cannot be changed by Update"),
     (("IsUpdatePartialParam",), "true", "IsUpdatePartialParam", "boolean"),
     (("SequenceNumber",), 2**31, "SequenceNumber", "[0, 2147483647]"),
+    (("SequenceNumber",), -1, "SequenceNumber", "what the service does with a negative value is not documented"),
+    (("TargetStreams", "StreamList", 0, "Index"), -1, "TargetStreams.StreamList[0].Index", "not documented"),
     (("SequenceNumber",), "3", "SequenceNumber", "integer"),
     (("Layot",), {}, "Layot", "not a field this action accepts"),
     ((*REGION, "Zorder"), 1, "Regions[0].Zorder", "not a field this action accepts"),
@@ -255,3 +262,134 @@ def test_corner_radius_the_service_would_ignore_is_refused() -> None:
     start = {**body, "PushURL": "rtmp://push.example.com/live/s"}
     start["Layout"]["CustomLayout"]["Regions"][0]["CornerRadius"] = 0.9  # 640x480 by default: far too round
     assert any("CornerRadius" in p for p in problems_for(start, StartPushMixedStreamToCDN))
+
+
+# --- issue 11: provider fidelity, each row against its source ----------------------------------------------
+
+THREE = {"StreamList": [{"UserId": "alice", "Index": 0}, {"UserId": "bob", "Index": 1}, {"UserId": "carol", "Index": 2}]}
+TWO_REGIONS = [
+    {"StreamIndex": 0, "WidthProportion": 0.5, "HeightProportion": 1},
+    {"StreamIndex": 1, "LocationX": 0.5, "WidthProportion": 0.5, "HeightProportion": 1},
+]
+
+
+def with_pairing(streams: dict[str, Any], regions: list[dict[str, Any]]) -> dict[str, Any]:
+    body = seed_body()
+    body["TargetStreams"] = copy.deepcopy(streams)
+    body["Layout"]["CustomLayout"]["Regions"] = copy.deepcopy(regions)
+    return body
+
+
+def test_v1_every_stream_needs_exactly_one_region() -> None:
+    """Go SDK model.go, CustomLayout.Regions: in a custom layout every StreamList stream needs its region;
+    Regions[].StreamIndex and StreamList[].Index correspond one to one, else InvalidParameter."""
+    assert problems_for(with_pairing(THREE, TWO_REGIONS)) == [
+        "TargetStreams.StreamList[2] (UserId carol) has no region: no Layout.CustomLayout.Regions[].StreamIndex is 2; "
+        "in a custom layout every stream needs exactly one region"
+    ]
+    no_index = {"StreamList": [*THREE["StreamList"][:2], {"UserId": "carol"}]}
+    [problem] = problems_for(with_pairing(no_index, TWO_REGIONS))
+    assert problem.startswith("TargetStreams.StreamList[2] (UserId carol) has no Index")
+    doubled = [TWO_REGIONS[0], {**TWO_REGIONS[1], "StreamIndex": 0}]
+    found = problems_for(with_pairing({"StreamList": THREE["StreamList"][:2]}, doubled))
+    assert any("(UserId alice) is shown by 2 regions" in p for p in found)
+    assert any("(UserId bob) has no region" in p for p in found)
+    three_regions = [*TWO_REGIONS, {"StreamIndex": 2, "LocationY": 0.5, "WidthProportion": 0.5, "HeightProportion": 0.5}]
+    three_regions[1] = {**three_regions[1], "HeightProportion": 0.5}
+    assert UpdatePushMixedStreamToCDN.model_validate(with_pairing(THREE, three_regions))
+
+
+def test_v1_full_replace_without_layout_leaves_streams_without_regions() -> None:
+    """A full replace resets the Regions it leaves out (API page, 接口行为), so streams alone cannot stand."""
+    body = seed_body()
+    del body["Layout"]
+    found = problems_for(body)
+    assert any("(UserId Your_UserId_3) has no region" in p for p in found), found
+
+
+def test_v1_partial_bodies_are_paired_with_the_task_in_force_when_it_is_known() -> None:
+    body = {"AppId": "a", "RoomId": "r", "TaskId": "t", "IsUpdatePartialParam": True}
+    body["Layout"] = {"CustomLayout": {"Regions": TWO_REGIONS}}
+    in_force = {"TargetStreams": THREE, "Layout": {"LayoutMode": 2, "CustomLayout": {"Regions": []}}}
+    assert UpdatePushMixedStreamToCDN.model_validate(body)  # without the task, the provider decides
+    [problem] = problems_for(body, context={"configuration": in_force})
+    assert problem.startswith("TargetStreams.StreamList[2] (in force) (UserId carol) has no region")
+    two = {"TargetStreams": {"StreamList": THREE["StreamList"][:2]}}
+    assert UpdatePushMixedStreamToCDN.model_validate(body, context={"configuration": two})
+    streams_only = {**body, "TargetStreams": THREE}
+    del streams_only["Layout"]
+    in_force = {"Layout": {"CustomLayout": {"Regions": TWO_REGIONS}}}
+    [problem] = problems_for(streams_only, context={"configuration": in_force})
+    assert "(UserId carol) has no region: no Layout.CustomLayout.Regions (in force)[].StreamIndex is 2" in problem
+
+
+def test_v1_start_pairs_only_in_custom_layout() -> None:
+    start = {**with_pairing(THREE, TWO_REGIONS), "PushURL": "rtmp://push.example.com/live/s"}
+    assert any("(UserId carol) has no region" in p for p in problems_for(start, StartPushMixedStreamToCDN))
+    start["Layout"] = {"LayoutMode": 0}
+    assert StartPushMixedStreamToCDN.model_validate(start)
+
+
+def test_v4_start_takes_the_four_control_fields_and_their_ranges() -> None:
+    """Go SDK model.go, StartPushMixedStreamToCDNBodyControl: MaxRecordTime (>= 0, 0 = no limit), TalkVolume
+    [0, 255], VolumeIndicationInterval [1, ∞) seconds, VolumeIndicationMode bool."""
+    start = {**seed_body(), "PushURL": "rtmp://push.example.com/live/s"}
+    start["Control"] = {"MaxRecordTime": 0, "TalkVolume": 255, "VolumeIndicationInterval": 1, "VolumeIndicationMode": True}
+    assert StartPushMixedStreamToCDN.model_validate(start).body()["Control"]["TalkVolume"] == 255
+    start["Control"] = {"TalkVolume": 256, "VolumeIndicationInterval": 0, "MaxRecordTime": -1}
+    found = problems_for(start, StartPushMixedStreamToCDN)
+    assert "Control.TalkVolume: must be in [0, 255], got 256" in found
+    assert any(p.startswith("Control.VolumeIndicationInterval: must be in [1, ") for p in found)
+    assert any(p.startswith("Control.MaxRecordTime: must be in [0, ") for p in found)
+
+
+def test_v4_update_says_cannot_be_changed_not_unknown() -> None:
+    body = seed_body()
+    body["Control"] = {"TalkVolume": 10}
+    assert problems_for(body) == ["Control.TalkVolume cannot be changed by Update; only Control.SpatialConfig can"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://img.example.com/bg?id=7", "https://img.example.com/bg.JPG", "https://img.example.com/render.php?bg=1.gif"],
+)
+def test_v5_background_image_need_not_end_in_an_image_extension(url: str) -> None:
+    """Go SDK model.go, Canvas.BackgroundImage: a URL of at most 1024 bytes to a JPG/JPEG/PNG image; nothing about
+    how the URL is spelled. Only a name that says another format is refused (README: an assumption)."""
+    body = seed_body()
+    body["Layout"]["CustomLayout"]["Canvas"]["BackgroundImage"] = url
+    assert UpdatePushMixedStreamToCDN.model_validate(body).body()["Layout"]["CustomLayout"]["Canvas"]["BackgroundImage"] == url
+
+
+def test_v6_he_aac_v2_takes_stereo_only() -> None:
+    """Go SDK model.go, Encode.AudioProfile: 2 (HE-AAC v2) supports only stereo output."""
+    start = {**seed_body(), "PushURL": "rtmp://push.example.com/live/s", "Encode": {"AudioProfile": 2, "AudioChannels": 1}}
+    assert any("AudioChannels must be 2 with AudioProfile HE-v2" in p for p in problems_for(start, StartPushMixedStreamToCDN))
+    update = {**seed_body(), "Encode": {"AudioChannels": 1}}
+    assert any("AudioChannels must be 2" in p for p in problems_for(update, context={"audio_profile": 2}))
+    assert UpdatePushMixedStreamToCDN.model_validate(update, context={"audio_profile": 1})
+
+
+def test_v7_zero_and_the_int32_maximum_are_taken() -> None:
+    """Index and SequenceNumber are int32 (Go SDK); rtcops takes [0, 2147483647] and says why it stops at 0."""
+    body = seed_body()
+    body["SequenceNumber"] = 2**31 - 1
+    body["TargetStreams"]["StreamList"][0]["Index"] = 0
+    assert UpdatePushMixedStreamToCDN.model_validate(body).sequence_number == 2**31 - 1
+
+
+def test_update_context_from_what_get_reports() -> None:
+    info = PushMixedStreamToCDNTaskInfo.model_validate(
+        {
+            "Status": 2,
+            "Layout": {"LayoutMode": 2, "CustomLayout": {"Canvas": {"Width": 1280, "Height": 720}, "Regions": TWO_REGIONS}},
+            "Encode": {"AudioProfile": 2},
+            "TargetStreams": THREE,
+        }
+    )
+    context = info.update_context()
+    assert (context["canvas"], context["audio_profile"], context["layout_mode"]) == ((1280, 720), 2, 2)
+    assert context["configuration"]["TargetStreams"] == THREE
+    adaptive = PushMixedStreamToCDNTaskInfo.model_validate({"Status": 2, "Layout": {"LayoutMode": 0}})
+    [problem] = problems_for(seed_body(), context=adaptive.update_context())
+    assert problem.startswith("Update works only on tasks started with Layout.LayoutMode 2 (custom); this task runs LayoutMode 0")

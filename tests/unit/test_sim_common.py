@@ -74,6 +74,21 @@ def test_bad_fault_descriptions_say_what_is_wrong(data: object, words: str) -> N
 def test_fault_defaults() -> None:
     assert fault_from_json({"kind": "status"}).status == 500
     assert fault_from_json({"kind": "timeout"}).seconds == 30.0
+    assert fault_from_json({"kind": "lose"}).seconds == 30.0
+    assert fault_from_json({"kind": "lose", "seconds": 2, "action": "Get"}).seconds == 2.0
+
+
+def test_a_lost_answer_is_the_one_failure_of_its_call_and_latency_still_adds() -> None:
+    """`lose` competes with status/timeout/error for a call (the first added wins); latency stacks on any."""
+    book = FaultBook()
+    lose = book.add(Fault("lose", seconds=1.0, times=1))
+    book.add(Fault("error", code="InternalError", times=1))
+    book.add(Fault("latency", seconds=0.1, times=2))
+    plan = book.take("Start")
+    assert plan.failure is lose and plan.delay == pytest.approx(0.1)
+    plan = book.take("Start")
+    assert plan.failure is not None and plan.failure.kind == "error" and plan.delay == pytest.approx(0.1)
+    assert book.take("Start").failure is None and book.list() == []
 
 
 async def test_serve_in_loop_gives_a_real_loopback_url() -> None:

@@ -3,11 +3,13 @@ bot/providers code), so a pass here says the simulator accepts exactly what the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -100,6 +102,8 @@ IDS = {"AppId": "app1", "RoomId": "room1", "TaskId": "task1"}
 
 
 def start_body(**over: Any) -> dict[str, Any]:
+    # Deliberately not the example of bot/sandbox/examples.py: the simulator's tests need every section it
+    # stores and checks (StreamType, the audio Encode fields, Control with SpatialConfig) in one Start.
     body: dict[str, Any] = {
         **IDS,
         "PushURL": "rtmp://push.example.com/live/s1",
@@ -211,10 +215,20 @@ async def test_session_token_is_checked_and_signed() -> None:
         volc = Volc(client)
         ok = await volc.call(vs.START, start_body(), ak="AKLTsts", sk="sts-secret", token="sts-token-1")
         assert ok.status_code == 200, ok.text
+        # Volcengine's common error codes (www.volcengine.com/docs/6408/78947): a bad STS token is InvalidSecretToken
         wrong = await volc.call(vs.GET, query=IDS, ak="AKLTsts", sk="sts-secret", token="other")
-        assert error_of(wrong) == (401, "InvalidSecurityToken")
+        assert error_of(wrong) == (401, "InvalidSecretToken")
         absent = await volc.call(vs.GET, query=IDS, ak="AKLTsts", sk="sts-secret")
-        assert error_of(absent) == (401, "InvalidSecurityToken")
+        assert error_of(absent) == (401, "InvalidSecretToken")
+
+
+async def test_malformed_authorization_is_invalid_authorization_400(volc: Volc) -> None:
+    """Volcengine's common error codes (www.volcengine.com/docs/6408/78947): InvalidAuthorization, HTTP 400."""
+    raw = json.dumps(start_body()).encode()
+    q = {"Action": vs.START, "Version": vs.VERSION}
+    headers = sdk_headers("POST", q, raw)
+    headers["Authorization"] = "HMAC-SHA256 nonsense"
+    assert error_of(await volc.client.post("/", params=q, content=raw, headers=headers)) == (400, "InvalidAuthorization")
 
 
 async def test_get_signs_a_canonical_query_with_reserved_characters(volc: Volc) -> None:
@@ -381,12 +395,17 @@ async def test_partial_update_changes_only_what_is_sent(volc: Volc) -> None:
 
 async def test_partial_update_replaces_arrays_whole(volc: Volc) -> None:
     await volc.call(vs.START, start_body())
-    regions = [{"StreamIndex": 1, "WidthProportion": 0.25, "HeightProportion": 0.25}]
+    regions = [
+        {"StreamIndex": 1, "WidthProportion": 0.25, "HeightProportion": 0.25},
+        {"StreamIndex": 0, "LocationX": 0.5, "WidthProportion": 0.5, "HeightProportion": 0.5},
+    ]
     partial = {**IDS, "IsUpdatePartialParam": True, "Layout": {"CustomLayout": {"Regions": regions}}}
     assert (await volc.call(vs.UPDATE, partial)).status_code == 200
     task = await get_task(volc)
-    (region,) = task["Layout"]["CustomLayout"]["Regions"]
-    assert region["StreamIndex"] == 1 and region["Alpha"] == 1.0 and region["LocationX"] == 0
+    first, second = task["Layout"]["CustomLayout"]["Regions"]
+    assert first["StreamIndex"] == 1 and first["Alpha"] == 1.0 and first["LocationX"] == 0
+    assert first["ZOrder"] == 0, "the element is whole: stream 1's region no longer has the ZOrder it started with"
+    assert second["StreamIndex"] == 0 and second["LocationX"] == 0.5
     assert len(task["TargetStreams"]["StreamList"]) == 2
 
 
@@ -559,3 +578,356 @@ async def test_request_log_keeps_action_headers_body_and_outcome(volc: Volc, sta
     assert record.action == vs.START and record.code == "SignatureDoesNotMatch" and record.status == 401
     assert record.headers["authorization"].startswith("HMAC-SHA256 Credential=")
     assert json.loads(record.body)["TaskId"] == "task1"
+
+
+# --- issue 11: the simulator against the Go SDK's 2020-12-01 model ------------------------------------------
+
+THREE = {"StreamList": [{"UserId": "u1", "Index": 0}, {"UserId": "u2", "Index": 1}, {"UserId": "u3", "Index": 2}]}
+
+
+async def test_v1_every_stream_needs_exactly_one_region_in_a_custom_layout(volc: Volc, state: vs.VolcengineState) -> None:
+    """Go SDK model.go, CustomLayout.Regions: StreamIndex and StreamList Index correspond one to one, else
+    InvalidParameter; the simulator used to check only the region side."""
+    response = await volc.call(vs.START, start_body(TargetStreams=THREE))
+    assert error_of(response) == (400, "InvalidParameter")
+    assert "StreamList[2] (UserId u3)" in response.json()["ResponseMetadata"]["Error"]["Message"]
+    no_index = {"StreamList": [{"UserId": "u1", "Index": 0}, {"UserId": "u2", "Index": 1}, {"UserId": "u3"}]}
+    assert error_of(await volc.call(vs.START, start_body(TargetStreams=no_index))) == (400, "InvalidParameter")
+    assert state.tasks == {}
+    adaptive = start_body(TargetStreams=THREE, Layout={"LayoutMode": 0})
+    assert (await volc.call(vs.START, adaptive)).status_code == 200, "outside a custom layout no region is needed"
+
+
+async def test_v1_a_partial_update_adding_a_stream_without_a_region_is_refused(volc: Volc) -> None:
+    await volc.call(vs.START, start_body())
+    partial = {**IDS, "IsUpdatePartialParam": True, "TargetStreams": THREE}
+    assert error_of(await volc.call(vs.UPDATE, partial)) == (400, "InvalidParameter")
+    assert len((await get_task(volc))["TargetStreams"]["StreamList"]) == 2
+
+
+CONTROL_FOUR = {"MaxRecordTime": 0, "TalkVolume": 40, "VolumeIndicationInterval": 5, "VolumeIndicationMode": True}
+
+
+async def test_v4_control_has_four_more_start_only_fields(volc: Volc, state: vs.VolcengineState) -> None:
+    """Go SDK model.go, …BodyControl: MaxRecordTime, TalkVolume [0, 255], VolumeIndicationInterval [1, ∞) and
+    VolumeIndicationMode; Get reports them (…TaskControl). Update cannot change them (API page, 接口行为)."""
+    assert (await volc.call(vs.START, start_body(Control=CONTROL_FOUR))).status_code == 200
+    control = (await get_task(volc))["Control"]
+    assert {k: control[k] for k in CONTROL_FOUR} == CONTROL_FOUR
+    assert not any("unknown field" in i for r in state.requests.all() for i in r.ignored)
+    update = {**IDS, "IsUpdatePartialParam": True, "Control": {"TalkVolume": 200}}
+    assert (await volc.call(vs.UPDATE, update)).status_code == 200
+    assert (await get_task(volc))["Control"]["TalkVolume"] == 40
+    assert "Control.TalkVolume (not updatable)" in state.requests.all(vs.UPDATE)[-1].ignored
+
+
+async def test_v4_an_invalid_talk_volume_is_replaced_by_its_default(volc: Volc, state: vs.VolcengineState) -> None:
+    assert (await volc.call(vs.START, start_body(Control={"TalkVolume": 256}))).status_code == 200
+    assert (await get_task(volc))["Control"]["TalkVolume"] == 0
+    assert [r["path"] for r in state.silent_resets()] == ["Control.TalkVolume"]
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://img.example.com/bg?id=7", True),  # Go SDK: a URL to a JPG/JPEG/PNG image; nothing about its name
+        ("https://img.example.com/bg.jpeg", True),
+        ("https://img.example.com/bg.gif", False),  # assumption: a name that says another format is dropped
+        ("https://img.example.com/" + "x" * 1020 + ".png", False),  # over 1024 bytes
+    ],
+)
+async def test_v5_background_image(volc: Volc, state: vs.VolcengineState, url: str, kept: bool) -> None:
+    body = start_body()
+    body["Layout"]["CustomLayout"]["Canvas"]["BackgroundImage"] = url
+    assert (await volc.call(vs.START, body)).status_code == 200
+    canvas = (await get_task(volc))["Layout"]["CustomLayout"]["Canvas"]
+    assert (canvas.get("BackgroundImage") == url) is kept
+    assert bool(state.silent_resets()) is not kept
+
+
+async def test_v6_he_aac_v2_mono_becomes_stereo(volc: Volc, state: vs.VolcengineState) -> None:
+    """Go SDK model.go, Encode.AudioProfile: 2 supports stereo output only; an invalid optional value takes
+    its default (AudioChannels: 2)."""
+    assert (await volc.call(vs.START, start_body(Encode={"AudioProfile": 2, "AudioChannels": 1}))).status_code == 200
+    assert (await get_task(volc))["Encode"]["AudioChannels"] == 2
+    assert state.silent_resets() == [{"action": vs.START, "path": "Encode.AudioChannels", "sent": 1, "applied": 2}]
+
+
+async def test_v7_negative_index_and_sequence_number_are_refused(volc: Volc) -> None:
+    """int32 in the Go SDK, meaning of negatives undocumented: the sandbox refuses them (README, assumptions)."""
+    negative = {"StreamList": [{"UserId": "u1", "Index": -1}, {"UserId": "u2", "Index": 1}]}
+    assert error_of(await volc.call(vs.START, start_body(TargetStreams=negative))) == (400, "InvalidParameter")
+    await volc.call(vs.START, start_body())
+    partial = {**IDS, "IsUpdatePartialParam": True, "Encode": {"VideoFps": 20}}
+    assert error_of(await volc.call(vs.UPDATE, {**partial, "SequenceNumber": -5})) == (400, "InvalidParameter")
+    assert (await volc.call(vs.UPDATE, {**partial, "SequenceNumber": 0})).status_code == 200
+
+
+async def test_v8_result_is_ok_on_success_and_absent_on_failure(volc: Volc) -> None:
+    """API page, 返回调用结果: Result is "ok" only on success, empty on failure."""
+    ok = await volc.call(vs.START, start_body())
+    assert ok.json()["Result"] == "ok"
+    failed = await volc.call(vs.START, start_body())
+    assert error_of(failed) == (400, "InvalidParameter.TaskAlreadyExists")
+    assert failed.json().get("Result") in (None, "")
+
+
+@pytest.mark.parametrize(
+    ("profile", "channels", "sent", "encoded"),
+    [(1, 2, 160, 128), (1, 1, 96, 64), (2, 2, 96, 64), (1, 2, 128, 128), (0, 2, 192, 192)],
+)
+async def test_v10_a_bitrate_above_the_profile_cap_is_encoded_at_the_cap(
+    volc: Volc, state: vs.VolcengineState, profile: int, channels: int, sent: int, encoded: int
+) -> None:
+    """Go SDK model.go, Encode.AudioBitrate: HE-AAC v1 mono and HE-AAC v2 above 64 are encoded at 64, HE-AAC v1
+    stereo above 128 at a fixed 128 (not 64)."""
+    encode = {"AudioProfile": profile, "AudioChannels": channels, "AudioBitrate": sent}
+    assert (await volc.call(vs.START, start_body(Encode=encode))).status_code == 200
+    assert (await get_task(volc))["Encode"]["AudioBitrate"] == encoded
+    resets = [r for r in state.silent_resets() if r["path"] == "Encode.AudioBitrate"]
+    expected = {"action": vs.START, "path": "Encode.AudioBitrate", "sent": sent, "applied": encoded}
+    assert resets == ([] if sent == encoded else [expected])
+
+
+async def test_main_video_stream_wins_over_its_deprecated_index(volc: Volc, state: vs.VolcengineState) -> None:
+    """Go SDK model.go, Layout.MainVideoStreamIndex: with both set, only MainVideoStream takes effect."""
+    layout = {"LayoutMode": 1, "MainVideoStream": {"UserId": "u2", "Index": 1}, "MainVideoStreamIndex": 0}
+    assert (await volc.call(vs.START, start_body(Layout=layout))).status_code == 200
+    got = (await get_task(volc))["Layout"]
+    assert got["MainVideoStream"]["UserId"] == "u2" and "MainVideoStreamIndex" not in got
+    assert "Layout.MainVideoStreamIndex (MainVideoStream is set)" in state.requests.all(vs.START)[-1].ignored
+
+
+FIXTURE = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "volcengine_rtc_2020-12-01.json").read_text(encoding="utf-8")
+)
+GIVEN = {
+    "PushURL": "rtmp://push.example.com/live/all",
+    "UserId": "u1",
+    "BusinessId": "biz",
+    "BackgroundImage": "https://img.example.com/bg.png",
+    "AlternateImage": "https://img.example.com/slate.jpg",
+    "CornerRadius": 0.01,
+    "EnableSpatialRender": True,
+    "Forward": [1.0, 0.0, 0.0],
+    "Right": [0.0, 1.0, 0.0],
+    "Up": [0.0, 0.0, 1.0],
+    "LayoutMode": 2,
+}
+
+
+def every_field(obj: str) -> dict[str, Any]:
+    """One valid value for every field of a fixture object: given above, else the default, else the lowest."""
+    out: dict[str, Any] = {}
+    for field in FIXTURE["objects"][obj]:
+        name = field["name"]
+        if field.get("deprecated"):
+            continue  # MainVideoStreamIndex beside MainVideoStream would be ignored; it has its own test
+        if field["type"] == "object":
+            out[name] = every_field(field["object"])
+        elif field["type"] == "array":
+            out[name] = [every_field(field["object"])]
+        elif name in GIVEN:
+            out[name] = GIVEN[name]
+        elif name in ("AppId", "RoomId", "TaskId"):
+            out[name] = "all"
+        elif field.get("default") not in (None, "adaptive"):
+            out[name] = field["default"]
+        elif "enum" in field:
+            out[name] = field["enum"][0]
+        elif field["type"] == "float32":
+            out[name] = field["max"]
+        else:
+            out[name] = field.get("min", 0)
+    return out
+
+
+async def test_every_documented_start_field_is_known_to_the_simulator(volc: Volc, state: vs.VolcengineState) -> None:
+    """tests/fixtures/volcengine_rtc_2020-12-01.json (Go SDK model.go): a Start that sets every field, each to a
+    valid value, is taken whole: no field unknown, none reset, and Get reports the configuration sections."""
+    body = every_field("StartBody")
+    response = await volc.call(vs.START, body)
+    assert response.status_code == 200, response.text
+    record = state.requests.all(vs.START)[-1]
+    assert record.ignored == [] and record.resets == []
+    task = (await volc.call(vs.GET, query={"AppId": "all", "RoomId": "all", "TaskId": "all"})).json()["Result"]
+    control = task["PushMixedStreamToCDNTask"]["Control"]
+    assert {name: control[name] for name in body["Control"] if name != "SpatialConfig"} == {
+        name: value for name, value in body["Control"].items() if name != "SpatialConfig"
+    }
+
+
+# --- issue 9: a lost answer; issue 12: task health and drift, on command, over loopback -------------------
+
+
+@pytest.fixture
+def served(sim: tuple[Any, vs.VolcengineState]) -> Iterator[str]:
+    with BackgroundServer(sim[0]) as server:
+        yield server.url
+
+
+@pytest.fixture
+async def volc_http(served: str) -> AsyncIterator[Volc]:
+    async with httpx.AsyncClient(base_url=served, timeout=5) as client:
+        yield Volc(client, host=served.removeprefix("http://"))
+
+
+@pytest.fixture
+def control(served: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{served}/_sandbox", timeout=5) as client:
+        yield client
+
+
+async def test_lost_answer_the_start_happened_before_the_answer_came(volc_http: Volc, state: vs.VolcengineState) -> None:
+    state.lose_answer(vs.START, seconds=0.6)
+    began = time.monotonic()
+    call = asyncio.create_task(volc_http.call(vs.START, start_body()))
+    while state.task("app1", "room1", "task1") is None:
+        assert time.monotonic() - began < 5, "the Start was never carried out"
+        await asyncio.sleep(0.01)
+    assert not call.done(), "the task exists while its answer is still withheld"
+    response = await call
+    assert response.status_code == 200 and response.json()["Result"] == "ok"
+    assert time.monotonic() - began >= 0.6
+    (record,) = state.requests.all(vs.START)
+    assert record.status == 200 and record.held_seconds == 0.6 and record.faults
+    assert (await volc_http.call(vs.START, start_body())).status_code == 400, "the fault hit one call only"
+
+
+def test_lost_answer_from_the_fault_endpoint_a_retried_update_meets_its_own_sequence_number(
+    served: str, control: httpx.Client, state: vs.VolcengineState
+) -> None:
+    """The client times out, the Update was applied all the same, and a retry with the same SequenceNumber is
+    refused: a client must read the task back rather than retry blindly."""
+    host = served.removeprefix("http://")
+
+    def call(action: str, body: dict[str, Any], timeout: float = 5) -> httpx.Response:
+        q = {"Action": action, "Version": vs.VERSION}
+        raw = json.dumps(body).encode()
+        return httpx.post(f"{served}/", params=q, content=raw, headers=sdk_headers("POST", q, raw, host=host), timeout=timeout)
+
+    assert call(vs.START, start_body()).status_code == 200
+    added = control.post("/faults", json={"kind": "lose", "action": vs.UPDATE, "seconds": 1}).json()
+    assert [(f["kind"], f["seconds"], f["times"]) for f in added] == [("lose", 1.0, None)]
+    update = {**IDS, "IsUpdatePartialParam": True, "SequenceNumber": 7, "Encode": {"VideoFps": 24}}
+    with pytest.raises(httpx.ReadTimeout):
+        call(vs.UPDATE, update, timeout=0.2)
+    task = state.task("app1", "room1", "task1")
+    assert task is not None and task.config["Encode"]["VideoFps"] == 24 and task.last_sequence == 7
+    control.delete("/faults")
+    retry = call(vs.UPDATE, update)
+    assert error_of(retry) == (400, "InvalidParameter.SequenceNumber")
+
+
+def test_health_on_command_is_what_get_reports(served: str, control: httpx.Client, state: vs.VolcengineState) -> None:
+    host = served.removeprefix("http://")
+
+    def call(action: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        method = vs.METHODS[action]
+        q = {"Action": action, "Version": vs.VERSION, **(IDS if method == "GET" else {})}
+        raw = json.dumps(body).encode() if method == "POST" else b""
+        headers = sdk_headers(method, q, raw, host=host)
+        return httpx.request(method, f"{served}/", params=q, content=raw, headers=headers, timeout=5)
+
+    def get() -> dict[str, Any]:
+        task: dict[str, Any] = call(vs.GET).json()["Result"]["PushMixedStreamToCDNTask"]
+        return task
+
+    assert call(vs.START, start_body()).status_code == 200
+    reconnecting = control.post("/tasks/health", json={**IDS, "PushStreamState": 3})
+    assert reconnecting.status_code == 200 and reconnecting.json()["PushStreamState"] == 3
+    assert {k: get()[k] for k in ("Status", "PushStreamState", "EndTime")} == {"Status": 2, "PushStreamState": 3, "EndTime": 0}
+
+    failed = control.post("/tasks/health", json={**IDS, "Status": 4, "StopReason": "StartTaskFailed"})
+    assert failed.status_code == 200
+    task = get()
+    assert (task["Status"], task["PushStreamState"], task["StopReason"]) == (4, 6, "StartTaskFailed")
+    assert task["EndTime"] >= task["StartTime"] > 0
+    assert error_of(call(vs.UPDATE, {**IDS, "IsUpdatePartialParam": True})) == (400, "InvalidParameter.ErrorActiveTaskNotFound")
+    assert error_of(call(vs.STOP, IDS)) == (400, "InvalidParameter.ErrorActiveTaskNotFound")
+
+    assert control.post("/tasks/recover", json=IDS).status_code == 200
+    task = get()
+    assert (task["Status"], task["PushStreamState"], task["StopReason"], task["EndTime"]) == (2, 5, "", 0)
+    assert call(vs.UPDATE, {**IDS, "IsUpdatePartialParam": True}).status_code == 200
+
+    assert state.set_task_health("app1", "room1", "task1", status=3, push_stream_state=1, stop_reason="IdleTimeOut")
+    assert (get()["Status"], get()["PushStreamState"], get()["StopReason"]) == (3, 1, "IdleTimeOut"), "a given state wins"
+    assert call(vs.START, start_body()).status_code == 200, "an ended task's ids may start again"
+    assert not state.set_task_health("app1", "room1", "nope", status=4)
+    with pytest.raises(ValueError, match="PushStreamState"):
+        state.set_task_health("app1", "room1", "task1", push_stream_state=7)
+
+    for body, status, words in [
+        ({**IDS, "Status": 5}, 400, "Status must be"),
+        ({**IDS, "PushStreamState": "3"}, 400, "PushStreamState must be"),
+        ({**IDS, "StopReason": 1}, 400, "StopReason must be"),
+        ({**IDS}, 400, "give Status"),
+        ({**IDS, "Status": 2, "Colour": "red"}, 400, "unknown fields: Colour"),
+        ({"AppId": "app1", "TaskId": "task1", "Status": 2}, 400, "name the task"),
+        ({**IDS, "TaskId": "nope", "Status": 2}, 404, "no task nope"),
+    ]:
+        answer = control.post("/tasks/health", json=body)
+        assert answer.status_code == status and words in answer.json()["error"], (body, answer.text)
+    assert control.post("/tasks/recover", json={**IDS, "TaskId": "nope"}).status_code == 404
+
+
+def test_drift_changes_the_configuration_behind_the_clients_back(
+    served: str, control: httpx.Client, state: vs.VolcengineState
+) -> None:
+    host = served.removeprefix("http://")
+
+    def call(action: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        method = vs.METHODS[action]
+        q = {"Action": action, "Version": vs.VERSION, **(IDS if method == "GET" else {})}
+        raw = json.dumps(body).encode() if method == "POST" else b""
+        headers = sdk_headers(method, q, raw, host=host)
+        return httpx.request(method, f"{served}/", params=q, content=raw, headers=headers, timeout=5)
+
+    def get() -> dict[str, Any]:
+        task: dict[str, Any] = call(vs.GET).json()["Result"]["PushMixedStreamToCDNTask"]
+        return task
+
+    assert call(vs.START, start_body()).status_code == 200
+    assert call(vs.UPDATE, {**IDS, "IsUpdatePartialParam": True, "SequenceNumber": 5}).status_code == 200
+    before = get()
+
+    drift = {
+        **IDS,
+        "Layout": {"CustomLayout": {"Canvas": {"Background": "#FF0000"}}},
+        "Encode": {"VideoFps": 10, "AudioProfile": 2},
+        "TargetStreams": {"StreamList": [{"UserId": "intruder", "Index": 0}, {"UserId": "u2", "Index": 1, "StreamType": 1}]},
+    }
+    answer = control.post("/tasks/drift", json=drift)
+    assert answer.status_code == 200, answer.text
+    shown = answer.json()
+    assert shown["Ignored"] == ["Encode.AudioProfile (not updatable)"] and shown["Resets"] == []
+    assert shown["ExternalUpdates"] == 1 and shown["Updates"] == 1 and shown["LastSequenceNumber"] == 5
+    after = get()
+    assert after["Layout"]["CustomLayout"]["Canvas"]["Background"] == "#FF0000"
+    assert after["Encode"]["VideoFps"] == 10 and after["Encode"]["AudioProfile"] == before["Encode"]["AudioProfile"]
+    assert [s["UserId"] for s in after["TargetStreams"]["StreamList"]] == ["intruder", "u2"]
+    assert after["Layout"]["CustomLayout"]["Regions"] == before["Layout"]["CustomLayout"]["Regions"], "partial: the rest stays"
+    assert call(vs.UPDATE, {**IDS, "IsUpdatePartialParam": True, "SequenceNumber": 6}).status_code == 200, (
+        "a drift takes no SequenceNumber"
+    )
+
+    refused = control.post("/tasks/drift", json={**IDS, "Layout": {"CustomLayout": {"Regions": [
+        {"StreamIndex": 9, "WidthProportion": 1, "HeightProportion": 1}]}}})  # fmt: skip
+    assert refused.status_code == 409 and refused.json()["error"].startswith("InvalidParameter:")
+    assert get()["Layout"] == after["Layout"], "a refused drift changes nothing"
+
+    full = control.post("/tasks/drift", json={**IDS, "IsUpdatePartialParam": False, "Encode": {"VideoFps": 20}})
+    assert full.status_code == 200
+    task = get()
+    assert task["Encode"]["VideoFps"] == 20 and task["TargetStreams"]["StreamList"] == []
+    assert task["Layout"]["CustomLayout"]["Regions"] == [] and task["Layout"]["CustomLayout"]["Canvas"]["Background"] == "#000000"
+    assert task["Layout"]["CustomLayout"]["Canvas"]["Width"] == 1280, "the canvas size is not updatable"
+
+    with pytest.raises(vs.ApiError, match="not"):
+        state.drift_task("app1", "room1", "task1", {"PushURL": "rtmp://elsewhere/x"})
+    assert call(vs.STOP, IDS).status_code == 200
+    gone = control.post("/tasks/drift", json={**IDS, "Encode": {"VideoFps": 5}})
+    assert gone.status_code == 404 and "ErrorActiveTaskNotFound" in gone.json()["error"]
+    assert control.post("/tasks/drift", json={**IDS, "IsUpdatePartialParam": "yes"}).status_code == 400
+    assert "not PushURL" in control.post("/tasks/drift", json={**IDS, "PushURL": "rtmp://x/y"}).json()["error"]
