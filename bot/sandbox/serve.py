@@ -34,6 +34,8 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        # listening from here on: a client told the port before the server's loop starts is queued, not refused
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise

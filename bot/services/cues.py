@@ -259,18 +259,16 @@ async def _fire(deps: Deps, actor: Actor, row: Rundown, cue: Cue, tasks: dict[in
     )
     try:
         await bulk_store.insert(deps.sessions, bulk, members, audits=audits, bulk_audit=bulk_audit, notices=told, also=also)
-    except store.RundownMoved:
-        raise BadInput(
-            f"rundown {row.name} changed as the cue was fired (edited, re-armed, or the cue fired); look again"
-        ) from None
-    except (transitions.LockTaken, transitions.TaskMoved, IntegrityError) as exc:
-        # the same cue fired a moment before by someone else shows as any of these: its bulk row, its tasks' locks,
-        # or (once applied) their versions
+    except (store.RundownMoved, transitions.LockTaken, transitions.TaskMoved, IntegrityError) as exc:
+        # the same cue fired a moment before by someone else shows as any of these: the rundown row it moved on, its
+        # bulk row, its tasks' locks, or (once applied) their versions
         async with deps.sessions() as session:
             again = await session.get(Rundown, row.id)
             taken = await store.fired_cue(session, row.id, row.epoch, cue.position)
         if taken is not None:
             raise CueFired(row.name, cue.position, on_air=again is not None and again.on_air == cue.position) from None
+        if isinstance(exc, store.RundownMoved):
+            raise BadInput(f"rundown {row.name} changed as the cue was fired (edited or re-armed); look again") from None
         if isinstance(exc, transitions.LockTaken):
             holder = exc.holder
             alias = next((t.alias for t in tasks.values() if t.id == holder.task_id), "a task")
