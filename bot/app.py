@@ -251,7 +251,7 @@ class Bot:
     loops: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_loops(self) -> None:
-        """The periodic jobs (applier, outbox, sweep, audit webhook) on the scheduler, and the watcher (which
+        """The periodic jobs (applier, outbox, sweep, clock, audit webhook) on the scheduler, and the watcher (which
         holds its own polling lease and workers), until `stop`."""
         self.scheduler.start()
         if self.watcher is not None and not self.loops:

@@ -12,39 +12,14 @@ notice id it carries in its metadata, as every post is, so it is said once.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-from slack_sdk.web.async_client import AsyncWebClient
+from typing import Any
 
 from bot.domain import BulkState, NoticeKind
 from bot.services import bulk, grants, outbox
 from bot.services.deps import Actor, Deps
 from bot.services.outbox import Pending
 from handlers import blocks, bulk_blocks
-
-
-class Deliverer(Protocol):
-    """What this module uses of `handlers.lifecycle.Deliverer` (which calls it: a protocol, not an import)."""
-
-    @property
-    def deps(self) -> Deps: ...
-
-    @property
-    def client(self) -> AsyncWebClient: ...
-
-    async def post(
-        self,
-        notice: Pending,
-        *,
-        channel: str,
-        text: str,
-        blocks_: list[dict[str, Any]],
-        thread_ts: str | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]: ...
-
-    async def find(self, notice: Pending, channel: str, thread_ts: str | None) -> str | None: ...
-
+from handlers.deliverer import Deliverer
 
 KINDS = frozenset(
     {

@@ -8,42 +8,20 @@ the store whenever anything happens to it; the next cue's picture is uploaded in
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import NoticeKind, RundownState
 from bot.services import bulk, grants, rundowns
-from bot.services.deps import Actor, Deps
+from bot.services.deps import Actor
 from bot.services.outbox import Pending
 from bot.services.rundowns import RundownInfo
 from handlers import blocks, show_blocks
+from handlers.deliverer import Deliverer
 
 log = logging.getLogger("rtcops.delivery")
-
-
-class Deliverer(Protocol):
-    """What this module uses of `handlers.lifecycle.Deliverer` (which calls it: a protocol, not an import)."""
-
-    @property
-    def deps(self) -> Deps: ...
-
-    @property
-    def client(self) -> AsyncWebClient: ...
-
-    async def post(
-        self,
-        notice: Pending,
-        *,
-        channel: str,
-        text: str,
-        blocks_: list[dict[str, Any]],
-        thread_ts: str | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]: ...
-
-    async def find(self, notice: Pending, channel: str, thread_ts: str | None) -> str | None: ...
 
 
 class NoRundownMessage(Exception):

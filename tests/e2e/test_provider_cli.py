@@ -114,7 +114,13 @@ def test_volcengine_update_and_get_succeed(providers_sandbox: Any, started: str,
 
 
 def test_volcengine_provider_errors_exit_1_with_one_line(providers_sandbox: Any, started: str, body_file: Path) -> None:
-    stale = providers_sandbox.run("provider", "volcengine", "update", *IDS, "--body-file", str(body_file),
+    # a task of this test's own, so the stale number is stale whichever tests ran before on this sandbox
+    asyncio.run(start_volcengine_task(providers_sandbox, "stale-task"))
+    own = ["--app-id", "app1", "--room-id", "room1", "--task-id", "stale-task"]
+    ahead = providers_sandbox.run("provider", "volcengine", "update", *own, "--body-file", str(body_file),
+                                  "--sequence-number", "7")  # fmt: skip
+    assert ahead.returncode == 0, ahead.stderr
+    stale = providers_sandbox.run("provider", "volcengine", "update", *own, "--body-file", str(body_file),
                                   "--sequence-number", "1")  # fmt: skip
     unknown = providers_sandbox.run("provider", "volcengine", "get", "--app-id", "app1", "--room-id", "room1",
                                     "--task-id", "nope")  # fmt: skip

@@ -207,10 +207,11 @@ async def _burst(url: str, limit: float, rate: float, n: int) -> tuple[list[Any]
 
 @pytest.mark.load
 async def test_a_paced_burst_draws_no_rate_limit_error(tencent_child: str) -> None:
-    """1000 calls at once, paced at the simulator's limit (raised from 20/s to 150/s to keep this short)."""
-    results, records = await _burst(tencent_child, 150.0, 150.0, 1000)
+    """450 calls at once (three times what the simulator's full bucket holds), paced at its limit (raised from
+    20/s to 150/s to keep this short)."""
+    results, records = await _burst(tencent_child, 150.0, 150.0, 450)
     assert [r for r in results if isinstance(r, BaseException)] == []
-    assert len(records) == 1000 and [r["code"] for r in records if r["code"]] == []
+    assert len(records) == 450 and [r["code"] for r in records if r["code"]] == []
 
 
 @pytest.mark.load

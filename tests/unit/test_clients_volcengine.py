@@ -240,11 +240,12 @@ async def _burst(url: str, limit: float, rate: float, n: int) -> tuple[list[Any]
 
 
 @pytest.mark.load
-async def test_a_paced_burst_of_1000_draws_no_rate_limit_error(volcengine_child: str) -> None:
-    """1000 calls at once, paced at the documented 150/s against a simulator enforcing 150/s."""
-    results, records = await _burst(volcengine_child, DEFAULT_QPS[UPDATE], DEFAULT_QPS[UPDATE], 1000)
+async def test_a_paced_burst_of_450_draws_no_rate_limit_error(volcengine_child: str) -> None:
+    """450 calls at once (three times what the simulator's full bucket holds), paced at the documented 150/s
+    against a simulator enforcing 150/s."""
+    results, records = await _burst(volcengine_child, DEFAULT_QPS[UPDATE], DEFAULT_QPS[UPDATE], 450)
     assert [r for r in results if isinstance(r, BaseException)] == []
-    assert len(records) == 1000
+    assert len(records) == 450
     assert [r["code"] for r in records if r["code"]] == []
 
 
