@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from bots import (
     ADMIN,
@@ -29,7 +26,7 @@ from bots import (
     until,
     world,
 )
-from sqlalchemy.engine import make_url
+from e2e_support import fresh_postgres
 
 from bot.sandbox import volcengine_sim
 from bot.sandbox.examples import APP_ID, ROOM_ID, TASK_ID
@@ -263,28 +260,8 @@ async def test_a_click_refused_for_lack_of_a_role_is_carried_out_once_the_role_i
 
 @pytest.fixture
 def pg_world(tmp_path: Path) -> Iterator[World]:
-    url = os.environ.get("RTCOPS_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("PostgreSQL is required in CI: RTCOPS_TEST_POSTGRES_URL is not set", pytrace=False)
-        pytest.skip("set RTCOPS_TEST_POSTGRES_URL to run the two-replica test")
-    name = f"rtcops_e2e_{uuid.uuid4().hex[:10]}"
-    admin = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-
-    async def execute(sql: str) -> None:
-        conn = await asyncpg.connect(admin, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    try:
-        db = make_url(url).set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
-        with world(tmp_path, db) as made:
-            yield made
-    finally:
-        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres("the two-replica test") as db, world(tmp_path, db) as made:
+        yield made
 
 
 @pytest.mark.postgres

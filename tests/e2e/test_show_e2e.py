@@ -6,17 +6,14 @@ time fires it within the grace period, or reports it missed; and a rundown file 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
 import yaml
 from bots import ADMIN, APPROVER, OPERATOR, REQUESTS, TEAM, World, start_tasks, until, world
-from sqlalchemy.engine import make_url
+from e2e_support import fresh_postgres
 
 from bot.sandbox import volcengine_sim
 from bot.sandbox.slack_api import Message
@@ -34,28 +31,8 @@ def w(tmp_path: Path) -> Iterator[World]:
 
 @pytest.fixture
 def pg_world(tmp_path: Path) -> Iterator[World]:
-    url = os.environ.get("RTCOPS_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("PostgreSQL is required in CI: RTCOPS_TEST_POSTGRES_URL is not set", pytrace=False)
-        pytest.skip("set RTCOPS_TEST_POSTGRES_URL to run the two-replica tests")
-    name = f"rtcops_e2e_{uuid.uuid4().hex[:10]}"
-    admin = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-
-    async def execute(sql: str) -> None:
-        conn = await asyncpg.connect(admin, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    try:
-        db = make_url(url).set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
-        with world(tmp_path, db) as made:
-            yield made
-    finally:
-        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres("the two-replica tests") as db, world(tmp_path, db) as made:
+        yield made
 
 
 def text_of(message: Message) -> str:

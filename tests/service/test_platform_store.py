@@ -36,10 +36,13 @@ from bot.store.models import Notice
 # --- leases and the scheduler ----------------------------------------------------------------------------
 
 
+ON_POSTGRES = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+"""Leases are for PostgreSQL (SQLite has one replica): these run there only, never as a skipped SQLite case."""
+
+
 @pytest.mark.postgres
+@ON_POSTGRES
 async def test_a_lease_has_one_holder_until_it_runs_out_or_is_given_up(engine: AsyncEngine, db_url: str) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("leases are for PostgreSQL; SQLite has one replica")
     sessions = session_factory(engine)
     assert await leases.take(sessions, "sweep", "a", 0.6)
     assert not await leases.take(sessions, "sweep", "b", 0.6), "held by a"
@@ -56,11 +59,10 @@ async def test_a_lease_has_one_holder_until_it_runs_out_or_is_given_up(engine: A
 
 
 @pytest.mark.postgres
+@ON_POSTGRES
 async def test_two_schedulers_run_a_timed_job_on_one_replica_and_hand_it_over_within_the_lease_period(
     engine: AsyncEngine, db_url: str
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("leases are for PostgreSQL")
     sessions = session_factory(engine)
     period = 1.2
     runs: dict[str, list[float]] = {"a": [], "b": []}
