@@ -65,15 +65,16 @@ async def apply_set(deps: Deps, actor: Actor, request_ids: Sequence[int]) -> Non
         sets.setdefault(provider, []).append(request_id)
     recorder = _Recorder(deps, actor)
     sends: list[asyncio.Task[None]] = []
-    try:
-        for first in (True, False):
-            for ids in sets.values():
-                part = ids[:FIRST_CHUNK] if first else ids[FIRST_CHUNK:]
-                for start in range(0, len(part), READ_CHUNK):
-                    sends += await _start(deps, actor, await _read(deps, part[start : start + READ_CHUNK]), recorder)
-        await asyncio.gather(*sends)
-    finally:
-        await recorder.close()
+    with deps.signals.bulks.running():
+        try:
+            for first in (True, False):
+                for ids in sets.values():
+                    part = ids[:FIRST_CHUNK] if first else ids[FIRST_CHUNK:]
+                    for start in range(0, len(part), READ_CHUNK):
+                        sends += await _start(deps, actor, await _read(deps, part[start : start + READ_CHUNK]), recorder)
+            await asyncio.gather(*sends)
+        finally:
+            await recorder.close()
 
 
 async def _read(deps: Deps, request_ids: list[int]) -> list[tuple[ChangeRequest, Task]]:

@@ -160,6 +160,7 @@ class Watcher:
         interval = self._deps.settings.watch_interval_seconds
         while True:
             task_id = await group.next()
+            await self._deps.signals.bulks.clear()  # a bulk apply paces from this loop: polls wait it out
             started = time.monotonic()
             group.polling.add(task_id)
             try:
