@@ -31,7 +31,7 @@ from sqlalchemy.orm import defer
 
 from bot.domain import OPEN_STATES, BulkPurpose, BulkState, ChangeState, NoticeKind, Touch
 from bot.services import audit, bulk_notices, editors, schedule_rows, selectors
-from bot.services.changes import Change, Patch, Rollback, build_change, change_kind, read_baseline
+from bot.services.changes import Change, Patch, Rollback, draft, new_request
 from bot.services.changes import request_hash as member_hash
 from bot.services.deps import Actor, Deps
 from bot.services.errors import (
@@ -323,36 +323,23 @@ async def _draft(
     """One task's change, proposed as `changes.propose` does it but not stored; a refusal says why not."""
     target = target_of(task)
     try:
-        kind = await change_kind(deps, task, target, change)
-        baseline, source, drift = await read_baseline(deps, task, target)
-        record, desired = await build_change(deps, task, target, change, baseline)
+        drafted = await draft(deps, task, target, change)
     except ServiceError as exc:
         return Refusal(task.alias, str(exc))
-    problems = target.validate(task_ref(task), desired)
-    if problems:
-        return Refusal(task.alias, "; ".join(problems))
-    touched = target.touched(baseline, desired)
-    if not touched:
-        return Refusal(task.alias, "nothing would change: the result equals the configuration in force")
-    req = ChangeRequest(
-        task_id=task.id,
-        team_id=actor.team_id,
-        requester=actor.user_id,
-        kind=kind,
+    if drafted.problems:
+        return Refusal(task.alias, "; ".join(drafted.problems))
+    desired, touched = drafted.desired, drafted.touched
+    req = new_request(
+        actor,
+        task,
+        change,
+        drafted,
         summary=(change.summary or summary)[:300],
-        touched=list(touched),
-        change=record,
-        baseline=baseline,
-        baseline_source=source,
-        desired=desired,
-        drift=drift,
-        base_version=task.version,
-        rollback_to=change.version if isinstance(change, Rollback) else None,
+        now=now,
+        channel=channel,
         needs_approval=True,
         state=ChangeState.PENDING,
-        created_at=now,
         expires_at=now + timedelta(minutes=deps.settings.request_ttl_minutes),
-        channel_id=channel[:32] if channel else None,
     )
     req.payload_hash = member_hash(req)
     needs = needs_approval(effective_policy(task.policy), touched)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -94,40 +94,27 @@ async def propose(
             await supersede(deps, actor, holder, task, "a break-glass change")
         elif holder is not None:
             raise Locked(task.alias, holder.id, holder.requester, holder.permalink)
-    kind = await change_kind(deps, task, target, change)
-    baseline, source, drift = await read_baseline(deps, task, target)
-    record, desired = await build_change(deps, task, target, change, baseline)
-    problems = target.validate(task_ref(task), desired)
-    if problems:
-        raise InvalidChange(problems)
-    touched = target.touched(baseline, desired)
-    if not touched:
-        raise InvalidChange(["nothing would change: the result equals the configuration in force"])
+    drafted = await draft(deps, task, target, change)
+    if drafted.problems:
+        raise InvalidChange(drafted.problems)
+    baseline, desired, touched = drafted.baseline, drafted.desired, drafted.touched
     needs = needs_approval(effective_policy(task.policy), touched)
     now = deps.clock()
     summary = change.summary[:300]
     waits = needs and glass is None
     expires = now + timedelta(minutes=deps.settings.request_ttl_minutes)
-    req = ChangeRequest(
-        task_id=task.id,
-        team_id=actor.team_id,
-        requester=actor.user_id,
-        kind=kind,
+    req = new_request(
+        actor,
+        task,
+        change,
+        drafted,
         summary=summary,
-        touched=list(touched),
-        change=record,
-        baseline=baseline,
-        baseline_source=source,
-        desired=desired,
-        drift=drift,
-        base_version=task.version,
-        rollback_to=change.version if isinstance(change, Rollback) else None,
+        now=now,
+        channel=channel,
         needs_approval=needs,
         state=ChangeState.PENDING if waits else ChangeState.APPROVED,
-        created_at=now,
         # a scheduled change may be approved until its time; any other for the request lifetime
         expires_at=timing.at if timing.at is not None else expires,
-        channel_id=channel[:32] if channel else None,
         not_before=timing.at,
         break_glass=glass.strip() if glass else None,
         decided_by=actor.user_id if glass else None,
@@ -151,9 +138,7 @@ async def propose(
         detail=f"break-glass: {glass.strip()} | {summary}"[:1000] if glass else _scheduled(summary, timing),
     )
     try:
-        await transitions.insert(
-            deps.sessions, req, task_version=task.version, audit=event, notices=told, schedule=schedule
-        )
+        await transitions.insert(deps.sessions, req, task_version=task.version, audit=event, notices=told, schedule=schedule)
     except transitions.TaskMoved:
         raise Stale(f"{task.alias} changed while the proposal was being prepared") from None
     except transitions.LockTaken as exc:
@@ -184,6 +169,58 @@ async def supersede(deps: Deps, actor: Actor, holder: ChangeRequest, task: Task,
         finished_at=now,
     ):
         raise Locked(task.alias, holder.id, holder.requester, holder.permalink)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A change to one task worked out but not stored: merged onto what is in force, and checked. `problems` says
+    why it cannot be proposed (the target's refusals, or that nothing would change); empty when it can."""
+
+    kind: ChangeKind
+    baseline: Config
+    source: BaselineSource
+    drift: list[str]
+    record: Config
+    desired: Config
+    touched: list[Touch]
+    problems: list[str]
+
+
+async def draft(deps: Deps, task: Task, target: ProviderTarget, change: Change) -> Draft:
+    """What `change` would make of `task`: for one change (`propose`) and for each task of a bulk alike."""
+    kind = await change_kind(deps, task, target, change)
+    baseline, source, drift = await read_baseline(deps, task, target)
+    record, desired = await build_change(deps, task, target, change, baseline)
+    problems = target.validate(task_ref(task), desired)
+    touched = list(target.touched(baseline, desired)) if not problems else []
+    if not problems and not touched:
+        problems = ["nothing would change: the result equals the configuration in force"]
+    return Draft(kind, baseline, source, drift, record, desired, touched, problems)
+
+
+def new_request(
+    actor: Actor, task: Task, change: Change, drafted: Draft, *, summary: str, now: datetime, channel: str | None, **fields: Any
+) -> ChangeRequest:
+    """The request row for a drafted change; `fields` holds what differs between a single change and a bulk's
+    member (approval, state, expiry, timing)."""
+    return ChangeRequest(
+        task_id=task.id,
+        team_id=actor.team_id,
+        requester=actor.user_id,
+        kind=drafted.kind,
+        summary=summary,
+        touched=drafted.touched,
+        change=drafted.record,
+        baseline=drafted.baseline,
+        baseline_source=drafted.source,
+        desired=drafted.desired,
+        drift=drafted.drift,
+        base_version=task.version,
+        rollback_to=change.version if isinstance(change, Rollback) else None,
+        created_at=now,
+        channel_id=channel[:32] if channel else None,
+        **fields,
+    )
 
 
 async def change_kind(deps: Deps, task: Task, target: ProviderTarget, change: Change) -> ChangeKind:
