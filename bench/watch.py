@@ -31,22 +31,19 @@ import asyncio
 import contextvars
 import gc
 import itertools
-import os
 import random
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from provider_pacing import sandbox  # the simulators in a process of their own, as the pacing benchmark starts them
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -130,26 +127,6 @@ class TimedSlack(FakeSlack):
         answer = super()._m_chat_postMessage(args)
         self.posted_at[str(answer["ts"])] = time.time()
         return answer
-
-
-@contextmanager
-def sandbox() -> Iterator[dict[str, str]]:
-    rtcops = str(Path(sys.executable).with_name("rtcops"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VOLC_", "TENCENTCLOUD_", "RTCOPS_"))}
-    proc = subprocess.Popen([rtcops, "sandbox", "providers", "--port", "0"], stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    found: dict[str, str] = {}
-    for line in proc.stdout:
-        match = re.match(r"^([A-Z][A-Z0-9_]+)=(\S+)$", line.strip())
-        if match:
-            found[match.group(1)] = match.group(2)
-        if line.startswith("Press Ctrl-C"):
-            break
-    try:
-        yield found
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
 
 
 def percentile(values: list[float], q: float) -> float:
