@@ -157,18 +157,21 @@ class World:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str | None]:
-    """A throwaway PostgreSQL database on RTCOPS_TEST_POSTGRES_URL's server (its URL), dropped afterwards; None
-    when the variable is not set (the caller skips, or fails in CI)."""
+def postgres_database(what: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database on RTCOPS_TEST_POSTGRES_URL's server (its URL), for replicas of `rtcops
+    serve` to share, dropped afterwards. Without the variable the test fails in CI (PostgreSQL tests must run
+    there, never skip) and is skipped elsewhere."""
     import uuid
 
     import asyncpg
+    import pytest
     from sqlalchemy.engine import make_url
 
     url = os.environ.get("RTCOPS_TEST_POSTGRES_URL")
     if not url:
-        yield None
-        return
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("PostgreSQL is required in CI: RTCOPS_TEST_POSTGRES_URL is not set", pytrace=False)
+        pytest.skip(f"set RTCOPS_TEST_POSTGRES_URL to run {what}")
     name = f"rtcops_e2e_{uuid.uuid4().hex[:10]}"
     admin = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
 

@@ -3,20 +3,12 @@ that is unique on sys.path."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import queue
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import IO
-
-import asyncpg
-import pytest
-from sqlalchemy.engine import make_url
 
 
 def lines_until(proc: subprocess.Popen[str], marker: str, *, seconds: float = 30.0, what: str = "the child") -> list[str]:
@@ -75,29 +67,3 @@ def _stderr(proc: subprocess.Popen[str], seconds: float = 5.0) -> str:
     reader.start()
     reader.join(seconds)
     return f"\nstderr:\n{box[0]}" if box else "\n(stderr still open after the kill)"
-
-
-@contextmanager
-def fresh_postgres(what: str) -> Iterator[str]:
-    """A PostgreSQL database of the caller's own (for replicas of `rtcops serve` to share), dropped afterwards. In
-    CI a missing RTCOPS_TEST_POSTGRES_URL fails the test: PostgreSQL tests must run there, never skip."""
-    url = os.environ.get("RTCOPS_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("PostgreSQL is required in CI: RTCOPS_TEST_POSTGRES_URL is not set", pytrace=False)
-        pytest.skip(f"set RTCOPS_TEST_POSTGRES_URL to run {what}")
-    name = f"rtcops_e2e_{uuid.uuid4().hex[:10]}"
-    admin = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-
-    async def execute(sql: str) -> None:
-        conn = await asyncpg.connect(admin, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

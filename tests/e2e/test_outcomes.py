@@ -22,11 +22,11 @@ from bots import (
     SDK_APP_ID,
     TEAM,
     World,
+    postgres_database,
     start_tasks,
     until,
     world,
 )
-from e2e_support import fresh_postgres
 
 from bot.sandbox import volcengine_sim
 from bot.sandbox.examples import APP_ID, ROOM_ID, TASK_ID
@@ -260,7 +260,7 @@ async def test_a_click_refused_for_lack_of_a_role_is_carried_out_once_the_role_i
 
 @pytest.fixture
 def pg_world(tmp_path: Path) -> Iterator[World]:
-    with fresh_postgres("the two-replica test") as db, world(tmp_path, db) as made:
+    with postgres_database("the two-replica test") as db, world(tmp_path, db) as made:
         yield made
 
 

@@ -264,54 +264,44 @@ def _metric(url: str, name: str, **labels: str) -> float:
 def test_the_owner_of_the_periodic_jobs_dies_and_the_other_replica_carries_on_within_one_lease_period(
     tmp_path: Path,
 ) -> None:
-    with postgres_database() as db_url:
-        if db_url is None:
-            pytest.fail("PostgreSQL is required: RTCOPS_TEST_POSTGRES_URL") if _ci() else pytest.skip("no PostgreSQL")
-        with world(tmp_path, db_url) as w:
-            lease = {"RTCOPS_LEASE_SECONDS": str(LEASE_SECONDS)}
-            owner = w.serve(failpoints="after-approve-commit", **lease)
-            until_sync(lambda: len(_holders(db_url)) == JOBS, "the first replica holds every job's lease")
-            other = w.serve(**lease)
-            pid = str(owner.proc.pid)
-            time.sleep(LEASE_SECONDS)  # several renewals: the other replica tries and fails meanwhile
-            assert all(f":{pid}:" in holder for holder in _holders(db_url).values())
-            assert _metric(other.url, "rtcops_lease_held", job="applier") == 0
-            assert _metric(other.url, "rtcops_scheduler_runs_total", job="sweep", trigger="timer") == 0
-            assert _metric(owner.url, "rtcops_scheduler_runs_total", job="sweep", trigger="timer") >= 2
+    with postgres_database("the lease hand-over test") as db_url, world(tmp_path, db_url) as w:
+        lease = {"RTCOPS_LEASE_SECONDS": str(LEASE_SECONDS)}
+        owner = w.serve(failpoints="after-approve-commit", **lease)
+        until_sync(lambda: len(_holders(db_url)) == JOBS, "the first replica holds every job's lease")
+        other = w.serve(**lease)
+        pid = str(owner.proc.pid)
+        time.sleep(LEASE_SECONDS)  # several renewals: the other replica tries and fails meanwhile
+        assert all(f":{pid}:" in holder for holder in _holders(db_url).values())
+        assert _metric(other.url, "rtcops_lease_held", job="applier") == 0
+        assert _metric(other.url, "rtcops_scheduler_runs_total", job="sweep", trigger="timer") == 0
+        assert _metric(owner.url, "rtcops_scheduler_runs_total", job="sweep", trigger="timer") >= 2
 
-            async def approve_on_the_owner() -> None:
-                async with w.driver(owner) as slack:
-                    await start_tasks(w, slack)
-                    seen = len(w.requests())
-                    await slack.command(OPERATOR, "layout finals pip host,guest", "C0REQUESTS")
-                    parent = (await until(lambda: w.requests()[seen:], "the request message"))[0]
-                    await until(lambda: any(b["type"] == "actions" for b in parent.blocks), "the Approve button")
-                    # the owner commits the approval and dies at once (kill -9 at that step), before applying
-                    await slack.click(APPROVER, parent, APPROVE)
+        async def approve_on_the_owner() -> None:
+            async with w.driver(owner) as slack:
+                await start_tasks(w, slack)
+                seen = len(w.requests())
+                await slack.command(OPERATOR, "layout finals pip host,guest", "C0REQUESTS")
+                parent = (await until(lambda: w.requests()[seen:], "the request message"))[0]
+                await until(lambda: any(b["type"] == "actions" for b in parent.blocks), "the Approve button")
+                # the owner commits the approval and dies at once (kill -9 at that step), before applying
+                await slack.click(APPROVER, parent, APPROVE)
 
-            asyncio.run(approve_on_the_owner())
-            owner.proc.wait(timeout=10)
-            died = time.monotonic()
-            assert owner.proc.returncode == -signal.SIGKILL
-            assert not w.volc.requests.all(volcengine_sim.UPDATE), "the owner died before applying"
-            until_sync(lambda: _metric(other.url, "rtcops_lease_held", job="applier") == 1, "the other replica's lease")
-            taken = time.monotonic() - died
-            until_sync(lambda: w.volc.requests.all(volcengine_sim.UPDATE), "the approved change applied by the other replica")
-            applied = time.monotonic() - died
-            print(
-                f"lease taken over {taken:.2f} s, the change applied {applied:.2f} s after the owner died "
-                f"(lease {LEASE_SECONDS} s)"
-            )
-            assert taken <= LEASE_SECONDS, f"the lease was taken over {taken:.1f} s after the owner died"
-            assert applied <= LEASE_SECONDS, f"the work went on {applied:.1f} s after the owner died"
-            assert all(str(other.proc.pid) in holder for holder in _holders(db_url).values())
-            until_sync(lambda: [t for t in w.thread_texts(w.requests()[-1]) if "Applied* as version" in t], "told in the thread")
-
-
-def _ci() -> bool:
-    import os
-
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        asyncio.run(approve_on_the_owner())
+        owner.proc.wait(timeout=10)
+        died = time.monotonic()
+        assert owner.proc.returncode == -signal.SIGKILL
+        assert not w.volc.requests.all(volcengine_sim.UPDATE), "the owner died before applying"
+        until_sync(lambda: _metric(other.url, "rtcops_lease_held", job="applier") == 1, "the other replica's lease")
+        taken = time.monotonic() - died
+        until_sync(lambda: w.volc.requests.all(volcengine_sim.UPDATE), "the approved change applied by the other replica")
+        applied = time.monotonic() - died
+        print(
+            f"lease taken over {taken:.2f} s, the change applied {applied:.2f} s after the owner died (lease {LEASE_SECONDS} s)"
+        )
+        assert taken <= LEASE_SECONDS, f"the lease was taken over {taken:.1f} s after the owner died"
+        assert applied <= LEASE_SECONDS, f"the work went on {applied:.1f} s after the owner died"
+        assert all(str(other.proc.pid) in holder for holder in _holders(db_url).values())
+        until_sync(lambda: [t for t in w.thread_texts(w.requests()[-1]) if "Applied* as version" in t], "told in the thread")
 
 
 def until_sync(check: Any, what: str, seconds: float = 30.0) -> Any:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bots import ADMIN, APPROVER, OPERATOR, REQUESTS, TEAM, World, start_tasks, until, world
-from e2e_support import fresh_postgres
+from bots import ADMIN, APPROVER, OPERATOR, REQUESTS, TEAM, World, postgres_database, start_tasks, until, world
 
 from bot.sandbox import volcengine_sim
 from bot.sandbox.slack_api import Message
@@ -31,7 +30,7 @@ def w(tmp_path: Path) -> Iterator[World]:
 
 @pytest.fixture
 def pg_world(tmp_path: Path) -> Iterator[World]:
-    with fresh_postgres("the two-replica tests") as db, world(tmp_path, db) as made:
+    with postgres_database("the two-replica tests") as db, world(tmp_path, db) as made:
         yield made
 
 
