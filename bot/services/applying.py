@@ -178,10 +178,10 @@ async def _in_force(deps: Deps, task: Task, target: Target, req: ChangeRequest) 
     return state.in_force is not None and contains(state.in_force, req.desired)
 
 
-async def _applied(
-    deps: Deps, actor: Actor, req: ChangeRequest, task: Task, provider_request_id: str | None, note: str, *, recovered: bool
-) -> None:
-    event = audit.event(
+def applied_event(deps: Deps, actor: Actor, req: ChangeRequest, task: Task, provider_request_id: str | None) -> AuditEvent:
+    """The audit event of an accepted apply, with the configuration before and after: one change's or a bulk
+    member's alike."""
+    return audit.event(
         deps,
         actor,
         "change.apply",
@@ -193,13 +193,18 @@ async def _applied(
         provider_request_id=provider_request_id,
         outcome=ChangeState.APPLIED,
     )
+
+
+async def _applied(
+    deps: Deps, actor: Actor, req: ChangeRequest, task: Task, provider_request_id: str | None, note: str, *, recovered: bool
+) -> None:
     now = deps.clock()
     await transitions.finish_applied(
         deps.sessions,
         req,
         provider_request_id=provider_request_id,
         now=now,
-        audit=event,
+        audit=applied_event(deps, actor, req, task, provider_request_id),
         note=note,
         notices=notices.verdict(req, now, recovered=recovered),
     )

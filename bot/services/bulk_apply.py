@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from bot.domain import ChangeState
 from bot.failpoints import failpoint
-from bot.services import audit, bulk_notices
-from bot.services.applying import approved_since, end_request, settle
+from bot.services import bulk_notices
+from bot.services.applying import applied_event, approved_since, end_request, settle
 from bot.services.changes import request_hash as payload_hash_of
 from bot.services.deps import Actor, Deps
 from bot.services.tasks import target_of, task_ref
@@ -174,19 +174,7 @@ class _Recorder:
             # twice a second; waking it for every batch only made it look for them in vain.
 
     def _event(self, req: ChangeRequest, request_id: str) -> AuditEvent:
-        task = self._tasks[req.id]
-        return audit.event(
-            self._deps,
-            self._actor,
-            "change.apply",
-            f"task:{task.alias}",
-            task_alias=task.alias,
-            change_request_id=req.id,
-            before=req.baseline,
-            after=req.desired,
-            provider_request_id=request_id,
-            outcome=ChangeState.APPLIED,
-        )
+        return applied_event(self._deps, self._actor, req, self._tasks[req.id], request_id)
 
     async def close(self) -> None:
         self._closing.set()
