@@ -96,7 +96,7 @@ async def fire(
     if epoch is not None and epoch != row.epoch:
         raise BadInput(f"this button belongs to an earlier approval of rundown {row.name}; use the newest message")
     if position in fired:
-        raise CueFired(row.name, position, on_air=position == row.on_air)
+        raise await _already_fired(deps, row, position)
     cue = cues[position - 1]
     tasks = await _tasks(deps, cue)
     await _may_fire(deps, actor, row, position, tasks)
@@ -120,10 +120,19 @@ async def fire_scheduled(deps: Deps, actor: Actor, schedule: Schedule) -> Fired:
     tasks = await _tasks(deps, cue)
     await _may_fire(deps, actor, row, cue.position, tasks)
     async with deps.sessions() as session:
-        if await store.fired_cue(session, row.id, row.epoch, cue.position) is not None:
-            raise CueFired(row.name, cue.position, on_air=cue.position == row.on_air)
+        taken = await store.fired_cue(session, row.id, row.epoch, cue.position)
+    if taken is not None:
+        raise await _already_fired(deps, row, cue.position)
     _check_window(row, deps.clock())
     return await _fire(deps, actor, row, cue, tasks, schedule_id=schedule.id)
+
+
+async def _already_fired(deps: Deps, row: Rundown, position: int) -> CueFired:
+    """The refusal of a cue that fired: "on air" is read afresh, since `row` may have been read before the fire
+    that beat this one committed."""
+    async with deps.sessions() as session:
+        again = await session.get(Rundown, row.id)
+    return CueFired(row.name, position, on_air=again is not None and again.on_air == position)
 
 
 async def _tasks(deps: Deps, cue: Cue) -> dict[int, Task]:
@@ -263,10 +272,9 @@ async def _fire(deps: Deps, actor: Actor, row: Rundown, cue: Cue, tasks: dict[in
         # the same cue fired a moment before by someone else shows as any of these: the rundown row it moved on, its
         # bulk row, its tasks' locks, or (once applied) their versions
         async with deps.sessions() as session:
-            again = await session.get(Rundown, row.id)
             taken = await store.fired_cue(session, row.id, row.epoch, cue.position)
         if taken is not None:
-            raise CueFired(row.name, cue.position, on_air=again is not None and again.on_air == cue.position) from None
+            raise await _already_fired(deps, row, cue.position) from None
         if isinstance(exc, store.RundownMoved):
             raise BadInput(f"rundown {row.name} changed as the cue was fired (edited or re-armed); look again") from None
         if isinstance(exc, transitions.LockTaken):

@@ -131,7 +131,7 @@ async def test_two_next_clicks_together_fire_one_cue(env: Env) -> None:
     await env.settled()
     told = [t for u in (U1, U3) for t in env.ephemeral_texts(u) if "cue 1 of talk is already on air" in t]
     fired = [t for u in (U1, U3) for t in env.ephemeral_texts(u) if "Cue 1 of *talk* fired" in t]
-    assert len(told) == 1 and len(fired) == 1
+    assert len(told) == 1 and len(fired) == 1, [t[:160] for u in (U1, U3) for t in env.ephemeral_texts(u)[-2:]]
     assert updates(env) == Counter({"mix-cam1": 1, "mix-cam2": 1, "mix-cam3": 1})
 
 
