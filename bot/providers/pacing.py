@@ -79,10 +79,12 @@ class LanePacer:
 
 
 class LocalPacer:
-    """Paces at 98% of the limit with a burst of 2% of that. Providers do not say how they count a second
-    (a token bucket, a fixed or a sliding window); any one-second window then holds at most
-    0.98 × limit + burst ≤ limit calls, whichever they use. The small burst absorbs event-loop timer lag,
-    which otherwise costs a tenth of the rate at 150/s."""
+    """Paces at 98% of the limit, with a bucket of one call and 2% of a second's calls more. Providers do not
+    say how they count a second (a token bucket, a fixed or a sliding window); any one-second window then holds
+    at most floor(1 + 1.02 × 0.98 × limit) = limit calls, whichever they use. The 2% lets a call whose timer
+    fired up to 20 ms late be made up by the next: with a bucket of one call alone, every late wake-up is lost
+    for good (bench/bulk.py: the Tencent set ran at 18.9/s of its 19.6/s while the Volcengine set shared the
+    event loop)."""
 
     def __init__(self, rate_for: Callable[[str], float], headroom: float = 0.02) -> None:
         if not 0 <= headroom < 0.5:
@@ -95,7 +97,7 @@ class LocalPacer:
         limiter = self._limiters.get(key)
         if limiter is None:
             rate = self._rate_for(key) * (1 - self._headroom)
-            burst = max(1.0, rate * self._headroom)
+            burst = 1.0 + rate * self._headroom
             limiter = self._limiters[key] = AsyncLimiter(burst, burst / rate)
         return limiter
 
@@ -111,4 +113,3 @@ class LocalPacer:
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalPacer:
         return cls(settings_rates(settings))
-

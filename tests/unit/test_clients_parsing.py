@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -211,11 +212,13 @@ def test_pacer_limits_come_from_settings() -> None:
     assert tilted(pace_key("tencent", "AKID", "DescribeStreamIngest") + "|" + WATCH_LANE) == 5
     pacer = LocalPacer(rate)
     limiter = pacer.limiter(pace_key("volcengine", "AK", "UpdatePushMixedStreamToCDN"))
-    # Refilled just under the limit, with a burst small enough that no one-second window exceeds it.
+    # Refilled just under the limit, with a bucket small enough that no one-second window holds more than the
+    # limit (whole calls: floor(bucket + rate)), and larger than one call, so that a late timer is made up.
     assert limiter.max_rate / limiter.time_period == pytest.approx(150 * 0.98)
-    assert limiter.max_rate >= 1 and limiter.max_rate / limiter.time_period + limiter.max_rate <= 150
+    assert limiter.max_rate > 1 and math.floor(limiter.max_rate / limiter.time_period + limiter.max_rate) == 150
     small = pacer.limiter(pace_key("tencent", "AKID", "UpdateStreamIngest"))
-    assert small.max_rate == 1 and small.max_rate / small.time_period == pytest.approx(20 * 0.98)
+    assert small.max_rate / small.time_period == pytest.approx(20 * 0.98)
+    assert small.max_rate == pytest.approx(1 + 0.02 * 19.6) and math.floor(small.max_rate + 19.6) == 20
     assert pacer.limiter(pace_key("volcengine", "AK2", "UpdatePushMixedStreamToCDN")) is not limiter
 
 
