@@ -713,8 +713,9 @@ async def approve(
         raise InvalidState(bulk_id, again.state if again is not None else "gone", "approved")
     for req in reqs:
         req.state, req.decided_by, req.decided_at = ChangeState.APPROVED, actor.user_id, now
+    # The deliverer is not woken: the applier wakes it once the first sends are out (bot.services.bulk_apply), so
+    # that the thread's "approved" does not take the store's lock from under the apply's first steps.
     deps.signals.apply.set()
-    deps.signals.deliver.set()
     return _result(bulk, rows, diffs=False)
 
 

@@ -72,6 +72,8 @@ async def apply_set(deps: Deps, actor: Actor, request_ids: Sequence[int]) -> Non
                     part = ids[:FIRST_CHUNK] if first else ids[FIRST_CHUNK:]
                     for start in range(0, len(part), READ_CHUNK):
                         sends += await _start(deps, actor, await _read(deps, part[start : start + READ_CHUNK]), recorder)
+                if first:
+                    deps.signals.deliver.set()  # the approval's notice, held back until every set has started
             await asyncio.gather(*sends)
         finally:
             await recorder.close()
