@@ -61,12 +61,12 @@ def refusal(error: ServiceError) -> str:
             return f":warning: {escape(alias)} has an open change (request #{rid}); cancel it or {unlock} first."
         case Stale(reason=reason):
             return f":warning: Stale: {escape(reason)}; propose again."
-        case Expired(request_id=rid, minutes=minutes):
-            return f":alarm_clock: Request #{rid} expired (requests live {minutes} min); propose again."
+        case Expired(request_id=rid, minutes=minutes, noun=noun):
+            return f":alarm_clock: {noun.capitalize()} #{rid} expired (requests live {minutes} min); propose again."
         case SelfApproval():
             return ":no_entry: You cannot approve your own change; ask another approver."
-        case InvalidState(request_id=rid, state=state, wanted=wanted):
-            return f":information_source: Request #{rid} is {escape(str(state))}; it cannot be {wanted}."
+        case InvalidState(request_id=rid, state=state, wanted=wanted, noun=noun):
+            return f":information_source: {noun.capitalize()} #{rid} is {escape(str(state))}; it cannot be {wanted}."
         case InvalidChange(problems=problems):
             return ":warning: The change is invalid:\n" + "\n".join(f"• {escape(p)}" for p in problems[:20])
         case WrongTarget(alias=alias, provider=provider, verb=verb, own_verbs=own):

@@ -57,6 +57,8 @@ from bot.store.models import Approval, AuditEvent, Bulk, ChangeRequest, Idempote
 from bot.targets.base import Editor, Pictured
 from bot.targets.config_json import payload_hash
 
+BULK = "bulk change"
+"""What a refusal calls a bulk (its number is not a request's)."""
 MAX_PICTURES = 10
 """Pictures drawn for one bulk; further distinct layouts are counted, not drawn."""
 
@@ -657,7 +659,7 @@ async def approve(
     bulk, rows = await _load(deps, actor, bulk_id, light_tasks=True)
     await _require_all(deps, actor, "approve", rows)
     if bulk.state != BulkState.PENDING:
-        raise InvalidState(bulk_id, bulk.state, "approved")
+        raise InvalidState(bulk_id, bulk.state, "approved", noun=BULK)
     if actor.user_id == bulk.requester and actor.team_id == bulk.team_id:
         raise SelfApproval(bulk_id)
     now = deps.clock()
@@ -668,7 +670,7 @@ async def approve(
             raise Stale(reason)
         minutes = deps.settings.request_ttl_minutes
         await _end(deps, actor, bulk, rows, BulkState.EXPIRED, f"nobody approved it within {minutes} min")
-        raise Expired(bulk_id, minutes)
+        raise Expired(bulk_id, minutes, noun=BULK)
     reqs = [req for req, _ in rows]
     # The bulk's hash covers every member's payload hash; that each member's payload still matches its own hash is
     # checked again right before it is sent (bot.services.bulk_apply), where the payload is read anyway.
@@ -710,7 +712,7 @@ async def approve(
     if not approved:
         async with deps.sessions() as session:
             again = await session.get(Bulk, bulk_id)
-        raise InvalidState(bulk_id, again.state if again is not None else "gone", "approved")
+        raise InvalidState(bulk_id, again.state if again is not None else "gone", "approved", noun=BULK)
     for req in reqs:
         req.state, req.decided_by, req.decided_at = ChangeState.APPROVED, actor.user_id, now
     # The deliverer is not woken: the applier wakes it once the first sends are out (bot.services.bulk_apply), so
@@ -723,7 +725,7 @@ async def reject(deps: Deps, actor: Actor, bulk_id: int, *, idempotency_key: str
     bulk, rows = await _load(deps, actor, bulk_id, light_tasks=True)
     await _require_all(deps, actor, "approve", rows)
     if bulk.state != BulkState.PENDING:
-        raise InvalidState(bulk_id, bulk.state, "rejected")
+        raise InvalidState(bulk_id, bulk.state, "rejected", noun=BULK)
     now = deps.clock()
     decisions: list[Approval | IdempotencyKey] = [
         Approval(
@@ -739,7 +741,7 @@ async def reject(deps: Deps, actor: Actor, bulk_id: int, *, idempotency_key: str
     if idempotency_key:
         decisions.append(IdempotencyKey(key=transitions.bounded_key(idempotency_key), created_at=now))
     if not await _end(deps, actor, bulk, rows, BulkState.REJECTED, "rejected", by=actor.user_id, add=decisions):
-        raise InvalidState(bulk_id, "decided", "rejected")
+        raise InvalidState(bulk_id, "decided", "rejected", noun=BULK)
     return _result(bulk, rows, diffs=False)
 
 
@@ -749,9 +751,9 @@ async def cancel(deps: Deps, actor: Actor, bulk_id: int) -> BulkResult:
     own = actor.user_id == bulk.requester and actor.team_id == bulk.team_id
     await _require_all(deps, actor, "propose" if own else "admin", rows)
     if bulk.state != BulkState.PENDING:
-        raise InvalidState(bulk_id, bulk.state, "cancelled")
+        raise InvalidState(bulk_id, bulk.state, "cancelled", noun=BULK)
     if not await _end(deps, actor, bulk, rows, BulkState.CANCELLED, "cancelled", by=actor.user_id):
-        raise InvalidState(bulk_id, "decided", "cancelled")
+        raise InvalidState(bulk_id, "decided", "cancelled", noun=BULK)
     return _result(bulk, rows, diffs=False)
 
 

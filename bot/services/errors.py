@@ -80,10 +80,11 @@ class PayloadChanged(Stale):
 
 
 class Expired(ServiceError):
-    def __init__(self, request_id: int, minutes: int) -> None:
+    def __init__(self, request_id: int, minutes: int, *, noun: str = "request") -> None:
         self.request_id = request_id
         self.minutes = minutes
-        super().__init__(f"request #{request_id} expired (requests live {minutes} min)")
+        self.noun = noun  # "bulk change" when `request_id` is a bulk's number
+        super().__init__(f"{noun} #{request_id} expired (requests live {minutes} min)")
 
 
 class SelfApproval(ServiceError):
@@ -95,11 +96,12 @@ class SelfApproval(ServiceError):
 class InvalidState(ServiceError):
     """The request has moved on (already approved, applied, rejected…); a repeated click lands here."""
 
-    def __init__(self, request_id: int, state: str, wanted: str) -> None:
+    def __init__(self, request_id: int, state: str, wanted: str, *, noun: str = "request") -> None:
         self.request_id = request_id
         self.state = state
         self.wanted = wanted
-        super().__init__(f"request #{request_id} is {state}; it cannot be {wanted}")
+        self.noun = noun  # "bulk change" when `request_id` is a bulk's number
+        super().__init__(f"{noun} #{request_id} is {state}; it cannot be {wanted}")
 
 
 class InvalidChange(ServiceError):

@@ -7,6 +7,7 @@ were told.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
 from typing import Any
@@ -333,3 +334,20 @@ async def test_a_bulk_from_a_channel_the_bot_is_not_in_is_cancelled_and_its_requ
     await env.command(U1, "layout tag:semis pip a,b")  # its tasks' locks were let go
     parent = await bulk_message(env)
     assert "2 tasks" in shown(parent)
+
+
+async def test_a_click_on_a_bulk_already_decided_names_the_bulk_not_a_request(env: Env) -> None:
+    await setup_rooms(env, 2)
+    await env.command(U1, "layout tag:semis pip a,b")
+    parent = await bulk_message(env)
+    async with env.deps.sessions() as session:
+        bulk_id = (await session.execute(select(Bulk.id))).scalar_one()
+    seen = copy.deepcopy(parent)  # the message as the admin's client still shows it
+    await env.click(U2, parent, bulk_blocks.REJECT)
+    await env.settled()
+    await env.click("UADMIN", seen, bulk_blocks.APPROVE)
+    said = await ephemeral_from(env, "UADMIN", "cannot be approved")
+    assert f"Bulk change #{bulk_id} is rejected; it cannot be approved" in said, said
+    assert "Request #" not in said
+    await env.settled()
+    assert not env.volc.requests.all(volcengine_sim.UPDATE)
