@@ -248,7 +248,8 @@ def decided_text(what: str, by: str, reason: str, bulk: BulkResult) -> str:
         case "rejected":
             return f":no_entry: Rejected by {who(by)}; none of the {n} tasks was changed."
         case "cancelled":
-            return f":heavy_multiplication_x: Cancelled by {who(by)}; none of the {n} tasks was changed."
+            why = f" ({escape(reason)})" if reason and reason != "cancelled" else ""
+            return f":heavy_multiplication_x: Cancelled by {who(by)}{why}; none of the {n} tasks was changed."
         case _:
             return f":warning: {escape(what.capitalize())}: {escape(reason)}; none of the {n} tasks was changed."
 

@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import audit, change_views, changes, editors, grants, idempotency, tasks, watch
+from bot.services import audit, change_views, changes, editors, grants, idempotency, locks, tasks, watch
 from bot.services.deps import Actor, Deps
 from bot.services.errors import ServiceError
 from handlers import blocks, bulk_commands, grammar, show_commands
@@ -158,9 +158,13 @@ async def _send_audit(
 
 
 async def _unlock(deps: Deps, actor: Actor, client: AsyncWebClient, respond: AsyncRespond, alias: str) -> None:
-    cancelled = await changes.unlock(deps, actor, alias)
+    cancelled = await locks.unlock(deps, actor, alias)
     if cancelled is None:
         await _text(respond, f":unlock: {blocks.escape(alias)} was not locked.")
+        return
+    if cancelled.bulk_id is not None and cancelled.tasks > 1:
+        what = f"bulk change #{cancelled.bulk_id} ({cancelled.tasks} tasks, still waiting for its approval) cancelled"
+        await _text(respond, f":unlock: {blocks.escape(cancelled.alias)} unlocked: {what}; propose again on the others.")
         return
     await _text(respond, f":unlock: {blocks.escape(cancelled.alias)} unlocked: request #{cancelled.request_id} cancelled.")
 

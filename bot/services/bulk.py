@@ -757,6 +757,18 @@ async def cancel(deps: Deps, actor: Actor, bulk_id: int) -> BulkResult:
     return _result(bulk, rows, diffs=False)
 
 
+async def cancel_waiting(deps: Deps, actor: Actor, bulk_id: int, reason: str) -> int | None:
+    """The whole bulk cancelled while it waits for its approval, by someone holding admin on every one of its
+    tasks (`bot.services.locks`: one of them was unlocked); how many tasks it held, or None once it was decided."""
+    bulk, rows = await _load(deps, actor, bulk_id, light_tasks=True)
+    await _require_all(deps, actor, "admin", rows)
+    if bulk.state != BulkState.PENDING:
+        return None
+    if not await _end(deps, actor, bulk, rows, BulkState.CANCELLED, reason, by=actor.user_id):
+        return None
+    return len(rows)
+
+
 async def already_decided(deps: Deps, key: str) -> bool:
     async with deps.sessions() as session:
         return await session.get(IdempotencyKey, transitions.bounded_key(key)) is not None

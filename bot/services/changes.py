@@ -22,7 +22,6 @@ from bot.services import audit, notices, schedule_rows
 from bot.services.change_views import load_authorized_request, to_result
 from bot.services.deps import Actor, Deps
 from bot.services.errors import (
-    BadInput,
     BreakGlassOff,
     Expired,
     InvalidChange,
@@ -447,15 +446,8 @@ async def cancel(deps: Deps, actor: Actor, request_id: int) -> ChangeResult:
     return to_result(req, task)
 
 
-async def unlock(deps: Deps, actor: Actor, alias: str) -> ChangeResult | None:
-    """Admins break a task's lock by cancelling its open change; one being applied right now is left alone."""
-    task = await load_authorized(deps, actor, alias, "admin")
-    async with deps.sessions() as session:
-        req = await transitions.lock_holder(session, task.id)
-    if req is None:
-        return None
-    if req.state == ChangeState.APPLYING:
-        raise BadInput(f"request #{req.id} is being applied now; its outcome will unlock {task.alias}")
+async def cancel_holder(deps: Deps, actor: Actor, task: Task, req: ChangeRequest) -> ChangeResult:
+    """The change `req` holding `task`'s lock cancelled by an admin (`bot.services.locks`, which checked them)."""
     now = deps.clock()
     if not await transitions.move(
         deps.sessions,

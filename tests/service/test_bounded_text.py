@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from svc_support import BOOT_ADMIN, SDK_APP_ID, START_CONFIG, TEAM, Sims
 
 from bot.sandbox import tencent_sim
-from bot.services import applying, catalogue, changes, grants, outbox, tasks
+from bot.services import applying, catalogue, changes, grants, locks, outbox, tasks
 from bot.services.changes import Patch, Rollback
 from bot.services.deps import Actor, Deps
 from bot.services.errors import ServiceError
@@ -155,7 +155,7 @@ async def reject_and_cancel_with_long_keys(deps: Deps) -> None:
     await changes.cancel(deps, OPERATOR, second.request_id)
     third = await changes.propose(deps, OPERATOR, ALIAS, catalogue.parse_change("ingest", ["volume=3"]), channel=CHANNEL)
     assert third.state == "pending"
-    await changes.unlock(deps, BOOT_ADMIN, ALIAS)
+    await locks.unlock(deps, BOOT_ADMIN, ALIAS)
     await tasks.remove_task(deps, BOOT_ADMIN, ALIAS)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, START_CONFIG, TEAM, Clock, Sims, make_settings, sent_updates
 
 from bot.providers.registry import ProviderRegistry
-from bot.services import applying, change_views, changes, grants, idempotency, recovery, tasks
+from bot.services import applying, change_views, changes, grants, idempotency, locks, recovery, tasks
 from bot.services.changes import Patch, Rollback
 from bot.services.deps import Actor, Deps
 from bot.services.errors import (
@@ -249,10 +249,10 @@ async def test_one_open_change_per_task_and_admin_unlock(deps: Deps, start_volc:
     assert caught.value.by == OPERATOR.user_id and caught.value.link == "https://x.slack.com/p1"
     assert "<@" not in str(caught.value)  # worded for Slack by the handlers, not here
     with pytest.raises(PermissionDenied):
-        await changes.unlock(deps, APPROVER, "stage")
-    broken = await changes.unlock(deps, BOOT_ADMIN, "stage")
+        await locks.unlock(deps, APPROVER, "stage")
+    broken = await locks.unlock(deps, BOOT_ADMIN, "stage")
     assert broken is not None and broken.state == "cancelled"
-    assert await changes.unlock(deps, BOOT_ADMIN, "stage") is None
+    assert await locks.unlock(deps, BOOT_ADMIN, "stage") is None
     second = await changes.propose(deps, APPROVER, "stage", RegionEdit(1, {"Alpha": 0.9}))
     assert second.state == "pending"
 

@@ -10,7 +10,7 @@ import pytest
 from svc_support import APP_ID, BOOT_ADMIN, ROOM_ID, TEAM, Sims, make_settings, sent_updates, truncate_all
 
 from bot.providers.registry import ProviderRegistry
-from bot.services import applying, change_views, changes, grants, tasks
+from bot.services import applying, change_views, changes, grants, locks, tasks
 from bot.services.changes import Patch
 from bot.services.deps import Actor, Deps
 from bot.services.errors import InvalidState, Locked, ServiceError
@@ -93,7 +93,7 @@ async def test_two_concurrent_proposals_one_wins_one_is_locked(deps: Deps, start
         locked = [r for r in results if isinstance(r, Locked)]
         assert len(winners) == 1 and len(locked) == 1, results
         assert locked[0].by == winners[0].requester and locked[0].request_id == winners[0].request_id
-        await changes.unlock(deps, BOOT_ADMIN, "stage")
+        await locks.unlock(deps, BOOT_ADMIN, "stage")
 
 
 TASKS = 50

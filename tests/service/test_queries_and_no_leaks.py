@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from svc_support import BOOT_ADMIN, TEAM, Clock
 
-from bot.services import applying, change_views, changes, grants, home, tasks
+from bot.services import applying, change_views, changes, grants, home, locks, tasks
 from bot.services.changes import Rollback
 from bot.services.deps import Actor, Deps
 from bot.services.errors import BadInput, Locked, NotFound, PermissionDenied, TaskNotFound
@@ -108,7 +108,7 @@ BY_ALIAS: dict[str, Call] = {
     "show_task": tasks.show_task,
     "remove_task": tasks.remove_task,
     "history": change_views.history,
-    "unlock": changes.unlock,
+    "unlock": locks.unlock,
     "propose_ingest": lambda d, a, alias: changes.propose(d, a, alias, IngestChange(volume=10)),
     "propose_region_edit": lambda d, a, alias: changes.propose(d, a, alias, RegionEdit(0, {"Alpha": 0.5})),
     "propose_rollback": lambda d, a, alias: changes.propose(d, a, alias, Rollback(9)),

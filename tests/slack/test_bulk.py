@@ -351,3 +351,47 @@ async def test_a_click_on_a_bulk_already_decided_names_the_bulk_not_a_request(en
     assert "Request #" not in said
     await env.settled()
     assert not env.volc.requests.all(volcengine_sim.UPDATE)
+
+
+async def test_unlocking_one_task_of_a_waiting_bulk_cancels_the_bulk_and_says_so(env: Env) -> None:
+    """Its one approval covered the three tasks shown; with one taken out it would wait for an approval nobody could
+    give. Before: the member alone was cancelled, the message still offered "Approve all 3", and Approve answered
+    "Bulk change #1 is pending; it cannot be approved"."""
+    await setup_rooms(env, 3)
+    await env.command(U1, "layout tag:semis pip a,b")
+    parent = await bulk_message(env)
+    seen = copy.deepcopy(parent)  # the message as the approver's client still shows it
+    await env.command("UADMIN", f"unlock {_alias(1)}")
+    said = await ephemeral_from(env, "UADMIN", "unlocked")
+    assert f"{_alias(1)} unlocked: bulk change #1 (3 tasks, still waiting for its approval) cancelled" in said, said
+    await env.settled()
+    assert not any(b["type"] == "actions" for b in parent.blocks), shown(parent)
+    told = [m.text for m in env.thread(parent)]
+    assert f":heavy_multiplication_x: Cancelled by <@UADMIN> ({_alias(1)} was unlocked); none of the 3 tasks" in told[-1], told
+    async with env.deps.sessions() as session:
+        assert (await session.execute(select(Bulk.state))).scalar_one() == "cancelled"
+        states = (await session.execute(select(ChangeRequest.state))).scalars().all()
+    assert sorted(states) == [ChangeState.CANCELLED] * 3
+    await env.click(U2, seen, bulk_blocks.APPROVE)
+    assert "Bulk change #1 is cancelled; it cannot be approved" in await ephemeral_from(env, U2, "cannot be approved")
+    await env.command(U1, "layout tag:semis pip a,b")  # every task free again: the next proposal covers all three
+    again = await bulk_message(env, count=2)
+    assert "3 tasks" in shown(again), shown(again)
+    await env.settled()
+    assert not env.volc.requests.all(volcengine_sim.UPDATE)
+
+
+async def test_an_admin_of_one_task_cannot_cancel_a_bulk_over_others_by_unlocking_it(env: Env) -> None:
+    await setup_rooms(env, 2)
+    await env.command("UADMIN", f"grant <@{U3}|lead> admin task:{_alias(0)}")
+    await ephemeral_from(env, "UADMIN", "*admin*")
+    await env.command(U1, "layout tag:semis pip a,b")
+    parent = await bulk_message(env)
+    await env.command(U3, f"unlock {_alias(0)}")
+    said = await ephemeral_from(env, U3, "Not allowed")
+    assert _alias(1) in said, said
+    await env.settled()
+    assert any(b["type"] == "actions" for b in parent.blocks)
+    async with env.deps.sessions() as session:
+        assert (await session.execute(select(Bulk.state))).scalar_one() == "pending"
+        assert set((await session.execute(select(ChangeRequest.state))).scalars().all()) == {ChangeState.PENDING}
