@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.services import bulk, scenes, selectors
+from bot.services import bulk, bulk_lifecycle, bulk_members, scenes, selectors
 from bot.services.deps import Actor, Deps
 from bot.services.errors import InvalidState
 from handlers import bulk_blocks, grammar, show_commands
@@ -51,12 +51,12 @@ async def _private(body: dict[str, Any], blocks_: list[dict[str, Any]], text: st
 async def on_approve(deps: Deps, actor: Actor, body: dict[str, Any], client: AsyncWebClient) -> None:
     bulk_id, expected = _decision(body)
     key = f"bulk-approve:{bulk_id}:{actor.team_id}:{actor.user_id}"
-    if await bulk.already_decided(deps, key):
+    if await bulk_lifecycle.already_decided(deps, key):
         return
     try:
-        await bulk.approve(deps, actor, bulk_id, expected_hash=expected or None, idempotency_key=key)
+        await bulk_lifecycle.approve(deps, actor, bulk_id, expected_hash=expected or None, idempotency_key=key)
     except InvalidState:
-        if not await bulk.already_decided(deps, key):
+        if not await bulk_lifecycle.already_decided(deps, key):
             raise
 
 
@@ -64,9 +64,9 @@ async def on_reject(deps: Deps, actor: Actor, body: dict[str, Any], client: Asyn
     bulk_id, _ = _decision(body)
     key = f"bulk-reject:{bulk_id}:{actor.team_id}:{actor.user_id}"
     try:
-        await bulk.reject(deps, actor, bulk_id, idempotency_key=key)
+        await bulk_lifecycle.reject(deps, actor, bulk_id, idempotency_key=key)
     except InvalidState:
-        if not await bulk.already_decided(deps, key):
+        if not await bulk_lifecycle.already_decided(deps, key):
             raise
 
 
@@ -75,7 +75,7 @@ async def on_after(deps: Deps, actor: Actor, body: dict[str, Any], what: str, co
     bulk_id, _ = _decision(body) if confirm is None else (int(json.loads(_value(body))["b"]), "")
     propose = bulk.retry_failed if what == "retry" else bulk.rollback_applied
     result = await propose(deps, actor, bulk_id, confirm=confirm)
-    if isinstance(result, bulk.BulkPreview):
+    if isinstance(result, bulk_members.BulkPreview):
         await _private(body, bulk_blocks.preview_reply(result, {"r": what, "b": bulk_id}), "tasks not covered")
 
 
@@ -114,10 +114,10 @@ async def on_confirm(deps: Deps, actor: Actor, body: dict[str, Any], client: Asy
         result = await scenes.apply(deps, actor, cmd.name, cmd.where, channel=channel, confirm=token, timing=timing)
     else:
         raise StaleButton()
-    if isinstance(result, bulk.BulkPreview):
+    if isinstance(result, bulk_members.BulkPreview):
         text = ":information_source: The set changed since it was shown; check it again."
         await _private(body, bulk_blocks.preview_reply(result, {"c": replay.get("c", "")}), text, replace=True)
-    elif isinstance(result, bulk.BulkResult):
+    elif isinstance(result, bulk_members.BulkResult):
         text = bulk_blocks.proposed_reply(result)
         await _private(body, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}], text, replace=True)
 

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain import BulkPurpose, BulkState, ChangeState
-from bot.services.bulk import BulkPreview, BulkResult, Member
+from bot.services.bulk_members import BulkPreview, BulkResult, Member
 from bot.services.scenes import SceneInfo
 from handlers.blocks import (
     STATE_EMOJI,

@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import bulk, scenes, selectors
+from bot.services import bulk, bulk_members, scenes, selectors
 from bot.services.deps import Actor, Deps
 from bot.services.errors import ServiceError
 from handlers import blocks, bulk_blocks, grammar, show_commands
@@ -40,7 +40,7 @@ async def _reply(respond: AsyncRespond, blocks_: list[dict[str, Any]], text: str
 
 async def answer(respond: AsyncRespond, result: object, replay: dict[str, Any]) -> None:
     """A preview (tasks not covered) asks for confirmation; anything else was proposed and says so in the channel."""
-    if isinstance(result, bulk.BulkPreview):
+    if isinstance(result, bulk_members.BulkPreview):
         await _reply(respond, bulk_blocks.preview_reply(result, replay), f"{len(result.refused)} tasks not covered")
 
 
@@ -107,6 +107,6 @@ async def propose_from_editor(deps: Deps, actor: Actor, client: AsyncWebClient, 
     result = await bulk.propose(
         deps, actor, selectors.parse(selector), bulk.same_change(change), summary=change.summary, channel=channel
     )
-    if isinstance(result, bulk.BulkPreview):
+    if isinstance(result, bulk_members.BulkPreview):
         text = bulk_blocks.editor_preview(result, change.verb)
         await client.chat_postEphemeral(channel=channel, user=actor.user_id, text=text, blocks=blocks.text_reply(text))

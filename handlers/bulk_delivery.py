@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain import BulkState, NoticeKind
-from bot.services import bulk, grants, outbox
+from bot.services import bulk_lifecycle, bulk_members, grants, outbox
 from bot.services.deps import Actor, Deps
 from bot.services.outbox import Pending
 from handlers import blocks, bulk_blocks
@@ -48,7 +48,7 @@ def _bulk_id(notice: Pending) -> int:
     return value
 
 
-def _thread(found: bulk.BulkResult) -> tuple[str, str]:
+def _thread(found: bulk_members.BulkResult) -> tuple[str, str]:
     if found.channel_id is None or found.message_ts is None:
         raise NoBulkMessage()
     return found.channel_id, found.message_ts
@@ -62,7 +62,7 @@ async def send(deliverer: Deliverer, notice: Pending) -> None:
         await _progress(deliverer, notice, bulk_id)
         return
     full = notice.kind in (NoticeKind.BULK_POST, NoticeKind.BULK_PREVIEW, NoticeKind.BULK_WAITING, NoticeKind.BULK_REMINDER)
-    found = await (bulk.result_of(deps, bulk_id) if full else bulk.progress_of(deps, bulk_id))
+    found = await (bulk_members.result_of(deps, bulk_id) if full else bulk_members.progress_of(deps, bulk_id))
     client = deliverer.client
     if notice.kind == NoticeKind.BULK_POST:
         if found.channel_id is None:
@@ -74,10 +74,10 @@ async def send(deliverer: Deliverer, notice: Pending) -> None:
             )
             ts = str(posted["ts"])
         link = (await client.chat_getPermalink(channel=found.channel_id, message_ts=ts)).get("permalink")
-        await bulk.attach_message(deps, bulk_id, channel_id=found.channel_id, message_ts=ts, permalink=link)
+        await bulk_lifecycle.attach_message(deps, bulk_id, channel_id=found.channel_id, message_ts=ts, permalink=link)
     elif notice.kind == NoticeKind.BULK_PREVIEW:
         channel, ts = _thread(found)
-        picture, aliases = await bulk.picture(deps, bulk_id, int(notice.payload.get("picture", 0)))
+        picture, aliases = await bulk_members.picture(deps, bulk_id, int(notice.payload.get("picture", 0)))
         if picture is not None:
             await client.files_upload_v2(
                 channel=channel,
@@ -113,23 +113,23 @@ async def send(deliverer: Deliverer, notice: Pending) -> None:
         await deliverer.post(notice, channel=channel, thread_ts=ts, text=text, blocks_=blocks.text_reply(text))
     elif notice.kind == NoticeKind.BULK_BREAK_GLASS:
         line = bulk_blocks.break_glass_line(found, found.link)
-        for channel in await bulk.notify_targets(deps, bulk_id):
+        for channel in await bulk_members.notify_targets(deps, bulk_id):
             await deliverer.post(notice, channel=channel, text=line, blocks_=blocks.text_reply(line), unfurl_links=False)
     elif notice.kind == NoticeKind.BULK_UNDELIVERABLE:
         text = bulk_blocks.undeliverable(found, str(notice.payload.get("channel", "")), str(notice.payload.get("error", "")))
         await deliverer.post(notice, channel=found.requester, text=text, blocks_=blocks.text_reply(text))
     elif notice.kind == NoticeKind.BULK_NOTIFY:
-        for channel in await bulk.notify_targets(deps, bulk_id):
+        for channel in await bulk_members.notify_targets(deps, bulk_id):
             line = bulk_blocks.notify_line(found, found.link)
             await deliverer.post(notice, channel=channel, text=line, blocks_=blocks.text_reply(line), unfurl_links=False)
 
 
 async def undeliverable(deps: Deps, notice: Pending, error: str) -> None:
     """The request message was refused for good (a channel the bot is not in): nobody there can approve it."""
-    await bulk.undeliverable(deps, _bulk_id(notice), error=error)
+    await bulk_lifecycle.undeliverable(deps, _bulk_id(notice), error=error)
 
 
-async def _approvers(deliverer: Deliverer, requester: Actor, found: bulk.BulkResult) -> list[str]:
+async def _approvers(deliverer: Deliverer, requester: Actor, found: bulk_members.BulkResult) -> list[str]:
     """Who may approve every task of the bulk: the approvers of each distinct task kind (provider and tags) it
     spans, intersected; a handful of look-ups however many tasks."""
     seen: set[str] = set()
@@ -143,7 +143,7 @@ async def _approvers(deliverer: Deliverer, requester: Actor, found: bulk.BulkRes
     return [blocks.mention(s.type, s.id) for s in (common or [])][:20]
 
 
-async def _redraw(deliverer: Deliverer, found: bulk.BulkResult) -> None:
+async def _redraw(deliverer: Deliverer, found: bulk_members.BulkResult) -> None:
     channel, ts = _thread(found)
     await deliverer.client.chat_update(
         channel=channel, ts=ts, text=bulk_blocks.fallback(found), blocks=bulk_blocks.request_message(found)
@@ -156,7 +156,7 @@ async def _progress(deliverer: Deliverer, notice: Pending, bulk_id: int) -> None
     deps = deliverer.deps
     covered = await outbox.covered_with(deps, notice, ids_limit=bulk_blocks.OUTCOME_LINES)
     ids = {int(i) for n in [notice, *covered] for i in n.payload.get("ids", []) if isinstance(i, int)}
-    found = await bulk.progress_of(deps, bulk_id)
+    found = await bulk_members.progress_of(deps, bulk_id)
     channel, ts = _thread(found)
     members = [m for m in found.members if m.request_id in ids]
     if members:
@@ -166,4 +166,4 @@ async def _progress(deliverer: Deliverer, notice: Pending, bulk_id: int) -> None
         await _redraw(deliverer, found)
     await outbox.delivered_with(deps, covered)
     if found.done:
-        await bulk.finish_if_done(deps, bulk_id)
+        await bulk_lifecycle.finish_if_done(deps, bulk_id)

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import NoticeKind, RundownState
-from bot.services import bulk, grants, rundowns
+from bot.services import bulk_members, grants, rundowns
 from bot.services.deps import Actor
 from bot.services.outbox import Pending
 from bot.services.rundowns import RundownInfo
@@ -74,7 +74,7 @@ async def send(deliverer: Deliverer, notice: Pending) -> None:
         bulk_id = payload.get("bulk")
         link = None
         if isinstance(bulk_id, int):
-            link = (await bulk.progress_of(deps, bulk_id)).link
+            link = (await bulk_members.progress_of(deps, bulk_id)).link
         text = show_blocks.cue_fired_text(
             position, cue.label if cue else "", str(payload.get("by", "")), list(payload.get("overwritten") or []), link
         )

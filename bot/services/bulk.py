@@ -5,166 +5,55 @@ through the same moves, applier and verdict code as a change of one task); the b
 they share: the decision, bound to every member's payload hash at once, the request message and its thread, the
 progress, and the matched tasks the change does not cover, each with why.
 
-Proposing reads every matched task as a single proposal does (concurrently; the pacer keeps the reads within the
-providers' Get limits) and builds and checks each task's change on its own. Tasks the change cannot cover (the
-caller may not change them, the command is another target's, the result is invalid or changes nothing, another
-request holds the lock) are listed as refused; when there are any, nothing is stored until the caller confirms
-the rest (`BulkPreview.token`), so a selector that reaches further than meant is noticed before it is proposed.
-
-Approving checks the approver, the time, every member's payload and every task's version in the store; it does
-not read every task from the provider again, which at Get's 60 calls a second would hold a 200-task change back
-by over three seconds at the moment it is wanted: a bulk approval trusts what was read when it was proposed.
+This module proposes. Proposing reads every matched task as a single proposal does (concurrently; the pacer keeps
+the reads within the providers' Get limits) and builds and checks each task's change on its own. Tasks the change
+cannot cover (the caller may not change them, the command is another target's, the result is invalid or changes
+nothing, another request holds the lock) are listed as refused; when there are any, nothing is stored until the
+caller confirms the rest (`BulkPreview.token`), so a selector that reaches further than meant is noticed before it
+is proposed. Retry failed and Roll back applied propose the same way. What a bulk is made of and how it is shown
+is in `bot.services.bulk_members`; its decision and what follows in `bot.services.bulk_lifecycle`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import defer
-
-from bot.domain import OPEN_STATES, BulkPurpose, BulkState, ChangeState, NoticeKind, Touch
+from bot.domain import BulkPurpose, BulkState, ChangeState
 from bot.services import audit, bulk_notices, editors, schedule_rows, selectors
+from bot.services.bulk_members import (
+    MAX_PICTURES,
+    BulkPreview,
+    BulkResult,
+    Refusal,
+    bulk_hash,
+    bulk_result,
+    load_bulk,
+    picture_key,
+    require_all,
+)
 from bot.services.changes import Change, Patch, Rollback, draft, new_request
 from bot.services.changes import request_hash as member_hash
 from bot.services.deps import Actor, Deps
 from bot.services.errors import (
     BadInput,
-    Expired,
     InvalidChange,
-    InvalidState,
     Locked,
-    NotFound,
-    PayloadChanged,
-    PermissionDenied,
-    SelfApproval,
     ServiceError,
     Stale,
 )
 from bot.services.permissions import checker
 from bot.services.policy import break_glass_allowed, effective_policy, needs_approval
-from bot.services.tasks import target_of, task_ref, task_scope
+from bot.services.tasks import target_of, task_scope
 from bot.services.when import Timing
 from bot.store import bulks as store
 from bot.store import change_requests as transitions
-from bot.store.models import Approval, AuditEvent, Bulk, ChangeRequest, IdempotencyKey, Task
-from bot.targets.base import Editor, Pictured
+from bot.store.models import Bulk, ChangeRequest, Task
+from bot.targets.base import Editor
 from bot.targets.config_json import payload_hash
-
-BULK = "bulk change"
-"""What a refusal calls a bulk (its number is not a request's)."""
-MAX_PICTURES = 10
-"""Pictures drawn for one bulk; further distinct layouts are counted, not drawn."""
-
-
-@dataclass(frozen=True)
-class Refusal:
-    alias: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class BulkPreview:
-    """The selector matched tasks the change does not cover: nothing is stored until the caller confirms the
-    rest. `token` names exactly the tasks shown (and their versions); a confirmation with another token is shown
-    the set again."""
-
-    selector: str
-    summary: str
-    included: list[str]
-    refused: list[Refusal]
-    token: str
-
-
-@dataclass(frozen=True)
-class Member:
-    request_id: int
-    alias: str
-    provider: str
-    state: ChangeState
-    diff_lines: list[str]
-    base_version: int
-    error_code: str | None = None
-    error_message: str | None = None
-    provider_request_id: str | None = None
-    result_version: int | None = None
-    sequence_number: int | None = None
-    gone: bool = False
-
-
-@dataclass(frozen=True)
-class Picture:
-    """One distinct resulting layout: the tasks that share it; the first one's before/after is drawn."""
-
-    aliases: list[str]
-
-
-@dataclass(frozen=True)
-class BulkResult:
-    bulk_id: int
-    team_id: str
-    requester: str
-    purpose: BulkPurpose
-    selector: str
-    summary: str
-    state: BulkState
-    needs_approval: bool
-    payload_hash: str
-    created_at: datetime
-    expires_at: datetime
-    members: list[Member]
-    refused: list[Refusal]
-    pictures: list[Picture] = field(default_factory=list)
-    undrawn: int = 0  # distinct layouts beyond MAX_PICTURES
-    decided_by: str | None = None
-    parent_id: int | None = None
-    channel_id: str | None = None
-    message_ts: str | None = None
-    link: str | None = None
-    finished_at: datetime | None = None
-    not_before: datetime | None = None  # scheduled: applied at this time, once approved
-    schedule_id: int | None = None
-    break_glass: str | None = None  # applied at once without a second person, for this reason
-    cue: tuple[int, int] | None = None  # (rundown id, position): a rundown's cue
-
-    def count(self, *states: ChangeState) -> int:
-        return sum(1 for m in self.members if m.state in states)
-
-    @property
-    def applied(self) -> int:
-        return self.count(ChangeState.APPLIED)
-
-    @property
-    def failed(self) -> int:
-        """Did not apply and never will by itself: failed, unknown, or ended before it was sent (stale, expired,
-        cancelled by an admin's unlock)."""
-        return len(self.members) - self.applied - self.pending
-
-    @property
-    def pending(self) -> int:
-        return self.count(*OPEN_STATES)
-
-    @property
-    def done(self) -> bool:
-        """Every task has its verdict (or the bulk was refused as a whole)."""
-        return self.pending == 0
-
-    @property
-    def retryable(self) -> list[Member]:
-        return [m for m in self.members if m.state in (ChangeState.FAILED, ChangeState.UNKNOWN)]
-
-    @property
-    def rollbackable(self) -> list[Member]:
-        return [m for m in self.members if m.state == ChangeState.APPLIED]
-
-
-# ---------------------------------------------------------------- proposing
 
 Plan = Callable[[Task], "Change | Refusal"]
 """What to propose on one matched task: its change, or why this bulk cannot change it."""
@@ -316,7 +205,7 @@ async def propose(
     deps.signals.deliver.set()
     if not waits and timing.at is None:
         deps.signals.apply.set()
-    return _result(bulk, [(d.req, d.task) for d in drafts])
+    return bulk_result(bulk, [(d.req, d.task) for d in drafts])
 
 
 async def _draft(
@@ -345,496 +234,7 @@ async def _draft(
     )
     req.payload_hash = member_hash(req)
     needs = needs_approval(effective_policy(task.policy), touched)
-    return _Draft(task, req, needs, _picture_key(task, desired, touched))
-
-
-def _picture_key(task: Task, desired: dict[str, Any], touched: Sequence[Touch]) -> str | None:
-    target = target_of(task)
-    if not isinstance(target, Pictured):
-        return None
-    key = target.picture_key(task_ref(task), desired, touched)
-    return None if key is None else f"{task.provider}:{key}"
-
-
-def bulk_hash(members: Any) -> str:
-    return payload_hash({"members": sorted((r.task_id, r.payload_hash) for r in members)})
-
-
-# ---------------------------------------------------------------- reading
-
-
-async def _load(
-    deps: Deps, actor: Actor | None, bulk_id: int, *, light_tasks: bool = False
-) -> tuple[Bulk, list[tuple[ChangeRequest, Task]]]:
-    """The bulk and its members with their tasks; `light_tasks` leaves every configuration unread (the tasks'
-    and the requests' own: a decision needs the tasks' scopes and the requests' payload hashes only)."""
-    options = (
-        [
-            defer(Task.configuration), defer(Task.ids), defer(Task.facts), defer(Task.policy), defer(ChangeRequest.change),
-            defer(ChangeRequest.baseline), defer(ChangeRequest.desired), defer(ChangeRequest.drift),
-        ]
-        if light_tasks
-        else []
-    )  # fmt: skip
-    async with deps.sessions() as session:
-        bulk = await session.get(Bulk, bulk_id)
-        if bulk is None or (actor is not None and bulk.team_id != actor.team_id and not actor.system):
-            raise NotFound(f"bulk change #{bulk_id}")
-        rows = (
-            await session.execute(
-                select(ChangeRequest, Task)
-                .join(Task, Task.id == ChangeRequest.task_id)
-                .where(ChangeRequest.bulk_id == bulk_id)
-                .order_by(Task.alias)
-                .options(*options)
-            )
-        ).all()
-    return bulk, list(rows)
-
-
-_DIFFS: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
-DIFF_CACHE = 5000
-"""Diff lines by payload hash (which covers the baseline and the payload): they never change once a request is
-stored, and the progress message is redrawn about once a second with every task's diff."""
-
-
-def _diff(req: ChangeRequest, task: Task) -> list[str]:
-    key = (task.provider, req.payload_hash)
-    lines = _DIFFS.get(key)
-    if lines is None:
-        lines = _DIFFS[key] = target_of(task).describe(req.baseline, req.desired)
-        while len(_DIFFS) > DIFF_CACHE:
-            _DIFFS.popitem(last=False)
-    return lines
-
-
-def _member(req: ChangeRequest, task: Task) -> Member:
-    return Member(
-        request_id=req.id,
-        alias=task.alias,
-        provider=task.provider,
-        state=req.state,
-        diff_lines=_diff(req, task),
-        base_version=req.base_version,
-        error_code=req.error_code,
-        error_message=req.error_message,
-        provider_request_id=req.provider_request_id,
-        result_version=req.result_version,
-        sequence_number=req.sequence_number,
-        gone=req.gone,
-    )
-
-
-def _result(bulk: Bulk, rows: Sequence[tuple[ChangeRequest, Task]], *, diffs: bool = True) -> BulkResult:
-    """`diffs` False: without each task's diff and the pictures (what a decision answers with)."""
-    groups = _groups(rows) if diffs else []
-    return BulkResult(
-        bulk_id=bulk.id,
-        team_id=bulk.team_id,
-        requester=bulk.requester,
-        purpose=bulk.purpose,
-        selector=bulk.selector,
-        summary=bulk.summary,
-        state=bulk.state,
-        needs_approval=bulk.needs_approval,
-        payload_hash=bulk.payload_hash,
-        created_at=bulk.created_at,
-        expires_at=bulk.expires_at,
-        members=[_member(req, task) if diffs else _bare(req, task) for req, task in sorted(rows, key=lambda r: r[1].alias)],
-        refused=[Refusal(str(r.get("alias", "")), str(r.get("reason", ""))) for r in bulk.refused or []],
-        pictures=[Picture([task.alias for _, task in group]) for group in groups[:MAX_PICTURES]],
-        undrawn=max(0, len(groups) - MAX_PICTURES),
-        decided_by=bulk.decided_by,
-        parent_id=bulk.parent_id,
-        channel_id=bulk.channel_id,
-        message_ts=bulk.message_ts,
-        link=bulk.permalink,
-        finished_at=bulk.finished_at,
-        **_extras(bulk),
-    )
-
-
-def _extras(bulk: Bulk) -> dict[str, Any]:
-    return {
-        "not_before": bulk.not_before,
-        "schedule_id": bulk.schedule_id,
-        "break_glass": bulk.break_glass,
-        "cue": (bulk.rundown_id, bulk.cue_position) if bulk.rundown_id is not None and bulk.cue_position else None,
-    }
-
-
-def _bare(req: ChangeRequest, task: Task) -> Member:
-    """A member without its diff: the progress and the outcomes never show it, and describing 200 diffs a
-    second would cost more than the provider calls they report."""
-    return Member(
-        req.id,
-        task.alias,
-        task.provider,
-        req.state,
-        [],
-        req.base_version,
-        req.error_code,
-        req.error_message,
-        req.provider_request_id,
-        req.result_version,
-        req.sequence_number,
-        req.gone,
-    )
-
-
-def _groups(rows: Sequence[tuple[ChangeRequest, Task]]) -> list[list[tuple[ChangeRequest, Task]]]:
-    """The members by distinct resulting picture, in the order of their first task's alias."""
-    found: dict[str, list[tuple[ChangeRequest, Task]]] = {}
-    for req, task in sorted(rows, key=lambda r: r[1].alias):
-        key = _picture_key(task, req.desired, [Touch(t) for t in req.touched])
-        if key is not None:
-            found.setdefault(key, []).append((req, task))
-    return list(found.values())
-
-
-async def get(deps: Deps, actor: Actor, bulk_id: int) -> BulkResult:
-    bulk, rows = await _load(deps, actor, bulk_id)
-    may_view = await checker(deps, actor, "view")
-    if not rows or not all(may_view(task_scope(task)).allowed for _, task in rows):
-        raise NotFound(f"bulk change #{bulk_id}")
-    return _result(bulk, rows)
-
-
-async def result_of(deps: Deps, bulk_id: int, *, diffs: bool = True) -> BulkResult:
-    """A bulk as it stands, read without an actor: for the bot's own reports."""
-    bulk, rows = await _load(deps, None, bulk_id)
-    return _result(bulk, rows, diffs=diffs)
-
-
-async def progress_of(deps: Deps, bulk_id: int) -> BulkResult:
-    """A bulk as its progress message shows it, read without the tasks' configurations: the diffs come from
-    the cache of diffs (read and described only for the requests it lacks), the pictures are left out. The
-    progress message is redrawn about once a second while hundreds of tasks are being applied."""
-    async with deps.sessions() as session:
-        bulk = await session.get(Bulk, bulk_id)
-        if bulk is None:
-            raise NotFound(f"bulk change #{bulk_id}")
-        rows = (
-            await session.execute(
-                select(
-                    ChangeRequest.id,
-                    ChangeRequest.state,
-                    ChangeRequest.payload_hash,
-                    ChangeRequest.base_version,
-                    ChangeRequest.error_code,
-                    ChangeRequest.error_message,
-                    ChangeRequest.provider_request_id,
-                    ChangeRequest.result_version,
-                    ChangeRequest.sequence_number,
-                    ChangeRequest.gone,
-                    Task.alias,
-                    Task.provider,
-                )
-                .join(Task, Task.id == ChangeRequest.task_id)
-                .where(ChangeRequest.bulk_id == bulk_id)
-                .order_by(Task.alias)
-            )
-        ).all()
-        missing = [r.id for r in rows if (r.provider, r.payload_hash) not in _DIFFS]
-        if missing:
-            payloads = (
-                await session.execute(
-                    select(ChangeRequest, Task).join(Task, Task.id == ChangeRequest.task_id).where(ChangeRequest.id.in_(missing))
-                )
-            ).all()
-            for req, task in payloads:
-                _diff(req, task)
-    members = [
-        Member(
-            r.id, r.alias, r.provider, r.state, _DIFFS.get((r.provider, r.payload_hash), []), r.base_version, r.error_code,
-            r.error_message, r.provider_request_id, r.result_version, r.sequence_number, r.gone,
-        )
-        for r in rows
-    ]  # fmt: skip
-    return BulkResult(
-        bulk_id=bulk.id, team_id=bulk.team_id, requester=bulk.requester, purpose=bulk.purpose, selector=bulk.selector,
-        summary=bulk.summary, state=bulk.state, needs_approval=bulk.needs_approval, payload_hash=bulk.payload_hash,
-        created_at=bulk.created_at, expires_at=bulk.expires_at, members=members,
-        refused=[Refusal(str(r.get("alias", "")), str(r.get("reason", ""))) for r in bulk.refused or []],
-        decided_by=bulk.decided_by, parent_id=bulk.parent_id, channel_id=bulk.channel_id, message_ts=bulk.message_ts,
-        link=bulk.permalink, finished_at=bulk.finished_at, **_extras(bulk),
-    )  # fmt: skip
-
-
-async def picture(deps: Deps, bulk_id: int, index: int) -> tuple[bytes | None, list[str]]:
-    """The before/after picture of the first task of the `index`-th distinct resulting layout, and the tasks that
-    share it; drawn again from what the requests store (the same every time)."""
-    _, rows = await _load(deps, None, bulk_id)
-    groups = _groups(rows)
-    if index >= len(groups):
-        return None, []
-    req, task = groups[index][0]
-    drawn = target_of(task).preview(task_ref(task), req.baseline, req.desired, [Touch(t) for t in req.touched])
-    return drawn, [t.alias for _, t in groups[index]]
-
-
-# ---------------------------------------------------------------- deciding
-
-
-async def _require_all(deps: Deps, actor: Actor, action: str, rows: Sequence[tuple[ChangeRequest, Task]]) -> None:
-    """The actor may do `action` on every task of the bulk, or on none of them as far as this bulk goes."""
-    check = await checker(deps, actor, action)
-    denied = [(task.alias, d) for _, task in rows if not (d := check(task_scope(task))).allowed]
-    if denied:
-        aliases = ", ".join(alias for alias, _ in denied[:10]) + (f" and {len(denied) - 10} more" if len(denied) > 10 else "")
-        raise PermissionDenied(action, f"{denied[0][1].reason} (also needed on {aliases})", denied[0][1].missing_role)
-
-
-def _events(
-    deps: Deps, actor: Actor, rows: Sequence[tuple[ChangeRequest, Task]], action: str, outcome: str, detail: str = ""
-) -> list[AuditEvent]:
-    return [
-        audit.event(
-            deps,
-            actor,
-            action,
-            f"task:{task.alias}",
-            task_alias=task.alias,
-            change_request_id=req.id,
-            outcome=outcome,
-            detail=detail,
-        )
-        for req, task in rows
-    ]
-
-
-async def _end(
-    deps: Deps,
-    actor: Actor,
-    bulk: Bulk,
-    rows: Sequence[tuple[ChangeRequest, Task]],
-    to: BulkState,
-    reason: str,
-    *,
-    by: str | None = None,
-    add: Sequence[Approval | IdempotencyKey] = (),
-) -> bool:
-    now = deps.clock()
-    members_to = ChangeState(to.value)
-    waiting = [(r, t) for r, t in rows if r.state in (ChangeState.PENDING, ChangeState.APPROVED)]
-    ended = await store.end(
-        deps.sessions,
-        bulk,
-        to,
-        members_to,
-        at=now,
-        by=by,
-        audits=[
-            *_events(deps, actor, waiting, f"change.{to.value}", members_to, reason),
-            _bulk_event(deps, actor, bulk, to, reason),
-        ],
-        add=add,
-        notices=bulk_notices.decided(bulk.team_id, bulk.id, now, by=by or actor.user_id, what=to.value, reason=reason),
-    )
-    deps.signals.deliver.set()
-    return ended
-
-
-async def end_bulk(deps: Deps, actor: Actor, bulk_id: int, to: BulkState, reason: str) -> bool:
-    """A bulk ended by the bot (its schedule missed or cancelled): the bulk and every member not yet applying."""
-    bulk, rows = await _load(deps, None, bulk_id, light_tasks=True)
-    if bulk.state not in (BulkState.PENDING, BulkState.APPROVED):
-        return False
-    return await _end(deps, actor, bulk, rows, to, reason)
-
-
-def _bulk_event(deps: Deps, actor: Actor, bulk: Bulk, outcome: str, detail: str = "") -> AuditEvent:
-    return audit.event(
-        deps, actor, f"bulk.{outcome}", f"bulk:{bulk.id}", outcome=outcome, detail=f"{bulk.selector}: {detail}"[:1000]
-    )
-
-
-async def approve(
-    deps: Deps, actor: Actor, bulk_id: int, *, expected_hash: str | None = None, idempotency_key: str | None = None
-) -> BulkResult:
-    """One approval for every task of the bulk, bound to the payloads shown (the button carries the bulk's
-    hash, which covers each member's; each member's payload is checked against its own hash before it is
-    sent): someone else than the requester, holding approver on every task, in time, while every task is at the
-    version it was proposed against."""
-    bulk, rows = await _load(deps, actor, bulk_id, light_tasks=True)
-    await _require_all(deps, actor, "approve", rows)
-    if bulk.state != BulkState.PENDING:
-        raise InvalidState(bulk_id, bulk.state, "approved", noun=BULK)
-    if actor.user_id == bulk.requester and actor.team_id == bulk.team_id:
-        raise SelfApproval(bulk_id)
-    now = deps.clock()
-    if now >= bulk.expires_at:
-        if bulk.not_before is not None:
-            reason = "nobody approved it before its time"
-            await _end(deps, actor, bulk, rows, BulkState.EXPIRED, reason)
-            raise Stale(reason)
-        minutes = deps.settings.request_ttl_minutes
-        await _end(deps, actor, bulk, rows, BulkState.EXPIRED, f"nobody approved it within {minutes} min")
-        raise Expired(bulk_id, minutes, noun=BULK)
-    reqs = [req for req, _ in rows]
-    # The bulk's hash covers every member's payload hash; that each member's payload still matches its own hash is
-    # checked again right before it is sent (bot.services.bulk_apply), where the payload is read anyway.
-    if bulk_hash(reqs) != bulk.payload_hash or (expected_hash is not None and expected_hash != bulk.payload_hash):
-        await _end(deps, actor, bulk, rows, BulkState.STALE, "payload changed")
-        raise PayloadChanged("the change is not the one that was shown for approval")
-    async with deps.sessions() as session:
-        versions = dict(
-            (await session.execute(select(Task.id, Task.version).where(Task.id.in_([r.task_id for r in reqs])))).all()
-        )
-    # a scheduled bulk sets what was approved at its time, over whatever changed meanwhile (bot.services.schedules)
-    moved = [task.alias for req, task in rows if versions.get(task.id) != req.base_version and req.not_before is None]
-    if moved:
-        reason = f"{', '.join(moved[:10])} changed since this was proposed"
-        await _end(deps, actor, bulk, rows, BulkState.STALE, reason)
-        raise Stale(reason)
-    approvals = [
-        Approval(
-            change_request_id=req.id,
-            team_id=actor.team_id,
-            user_id=actor.user_id,
-            decision="approve",
-            payload_hash=req.payload_hash,
-            at=now,
-        )
-        for req in reqs
-    ]
-    approved = await store.approve(
-        deps.sessions,
-        bulk,
-        [req.id for req in reqs],
-        by=actor.user_id,
-        at=now,
-        approvals=approvals,
-        audits=[*_events(deps, actor, rows, "change.approve", ChangeState.APPROVED), _bulk_event(deps, actor, bulk, "approve")],
-        idempotency_key=idempotency_key,
-        notices=bulk_notices.decided(bulk.team_id, bulk.id, now, by=actor.user_id, what="approved"),
-    )
-    if not approved:
-        async with deps.sessions() as session:
-            again = await session.get(Bulk, bulk_id)
-        raise InvalidState(bulk_id, again.state if again is not None else "gone", "approved", noun=BULK)
-    for req in reqs:
-        req.state, req.decided_by, req.decided_at = ChangeState.APPROVED, actor.user_id, now
-    # The deliverer is not woken: the applier wakes it once the first sends are out (bot.services.bulk_apply), so
-    # that the thread's "approved" does not take the store's lock from under the apply's first steps.
-    deps.signals.apply.set()
-    return _result(bulk, rows, diffs=False)
-
-
-async def reject(deps: Deps, actor: Actor, bulk_id: int, *, idempotency_key: str | None = None) -> BulkResult:
-    bulk, rows = await _load(deps, actor, bulk_id, light_tasks=True)
-    await _require_all(deps, actor, "approve", rows)
-    if bulk.state != BulkState.PENDING:
-        raise InvalidState(bulk_id, bulk.state, "rejected", noun=BULK)
-    now = deps.clock()
-    decisions: list[Approval | IdempotencyKey] = [
-        Approval(
-            change_request_id=req.id,
-            team_id=actor.team_id,
-            user_id=actor.user_id,
-            decision="reject",
-            payload_hash=req.payload_hash,
-            at=now,
-        )
-        for req, _ in rows
-    ]
-    if idempotency_key:
-        decisions.append(IdempotencyKey(key=transitions.bounded_key(idempotency_key), created_at=now))
-    if not await _end(deps, actor, bulk, rows, BulkState.REJECTED, "rejected", by=actor.user_id, add=decisions):
-        raise InvalidState(bulk_id, "decided", "rejected", noun=BULK)
-    return _result(bulk, rows, diffs=False)
-
-
-async def cancel(deps: Deps, actor: Actor, bulk_id: int) -> BulkResult:
-    """The requester withdraws their bulk while it waits; anyone else needs admin on every task."""
-    bulk, rows = await _load(deps, actor, bulk_id, light_tasks=True)
-    own = actor.user_id == bulk.requester and actor.team_id == bulk.team_id
-    await _require_all(deps, actor, "propose" if own else "admin", rows)
-    if bulk.state != BulkState.PENDING:
-        raise InvalidState(bulk_id, bulk.state, "cancelled", noun=BULK)
-    if not await _end(deps, actor, bulk, rows, BulkState.CANCELLED, "cancelled", by=actor.user_id):
-        raise InvalidState(bulk_id, "decided", "cancelled", noun=BULK)
-    return _result(bulk, rows, diffs=False)
-
-
-async def cancel_waiting(deps: Deps, actor: Actor, bulk_id: int, reason: str) -> int | None:
-    """The whole bulk cancelled while it waits for its approval, by someone holding admin on every one of its
-    tasks (`bot.services.locks`: one of them was unlocked); how many tasks it held, or None once it was decided."""
-    bulk, rows = await _load(deps, actor, bulk_id, light_tasks=True)
-    await _require_all(deps, actor, "admin", rows)
-    if bulk.state != BulkState.PENDING:
-        return None
-    if not await _end(deps, actor, bulk, rows, BulkState.CANCELLED, reason, by=actor.user_id):
-        return None
-    return len(rows)
-
-
-async def already_decided(deps: Deps, key: str) -> bool:
-    async with deps.sessions() as session:
-        return await session.get(IdempotencyKey, transitions.bounded_key(key)) is not None
-
-
-async def attach_message(deps: Deps, bulk_id: int, *, channel_id: str, message_ts: str, permalink: str | None) -> None:
-    if not await store.attach_message(
-        deps.sessions,
-        bulk_id,
-        channel_id=channel_id[:32],
-        message_ts=message_ts[:32],
-        permalink=(permalink or None) and permalink[:500],
-    ):
-        raise NotFound(f"bulk change #{bulk_id}")
-
-
-async def undeliverable(deps: Deps, bulk_id: int, *, error: str) -> None:
-    """The request message could not be posted, for good: a bulk still waiting is cancelled (nobody there can
-    approve it), and its requester is told in private either way, as for one change."""
-    bulk, rows = await _load(deps, None, bulk_id, light_tasks=True)
-    now = deps.clock()
-    told = [
-        bulk_notices.notice(
-            bulk.team_id, bulk.id, NoticeKind.BULK_UNDELIVERABLE, now, channel=bulk.channel_id or "", error=error[:200]
-        )
-    ]
-    system = Actor(bulk.team_id, "rtcops")
-    reason = f"the request message could not be posted in {bulk.channel_id}: {error}"
-    if bulk.state == BulkState.PENDING:
-        audits = [
-            *_events(deps, system, rows, "change.cancel", ChangeState.CANCELLED, reason),
-            _bulk_event(deps, system, bulk, "cancel", reason),
-        ]
-        if await store.end(deps.sessions, bulk, BulkState.CANCELLED, ChangeState.CANCELLED, at=now, audits=audits, notices=told):
-            deps.signals.deliver.set()
-            return
-    await store.add_notices(deps.sessions, bulk, told)
-    deps.signals.deliver.set()
-
-
-async def finish_if_done(deps: Deps, bulk_id: int) -> bool:
-    """Once every task of an approved bulk has its verdict: marks it finished and has the notification channels
-    told, once (the mark is conditional, so two deliverers seeing the end together tell it once)."""
-    async with deps.sessions() as session:
-        bulk = await session.get(Bulk, bulk_id)
-        states = (await session.scalars(select(ChangeRequest.state).where(ChangeRequest.bulk_id == bulk_id))).all()
-    if bulk is None or bulk.state != BulkState.APPROVED or bulk.finished_at is not None or any(s.open for s in states):
-        return False
-    now = deps.clock()
-    done = await store.finish(deps.sessions, bulk, at=now, notices=[bulk_notices.finished(bulk.team_id, bulk.id, now)])
-    if done:
-        deps.signals.deliver.set()
-    return done
-
-
-async def notify_targets(deps: Deps, bulk_id: int) -> list[str]:
-    """The notification channels of a bulk's tasks (each task's own, else the default), each once."""
-    async with deps.sessions() as session:
-        found = (
-            await session.scalars(
-                select(Task.notify_channel)
-                .join(ChangeRequest, ChangeRequest.task_id == Task.id)
-                .where(ChangeRequest.bulk_id == bulk_id)
-            )
-        ).all()
-    return list(dict.fromkeys(c for c in (c or deps.settings.notify_channel for c in found) if c))
+    return _Draft(task, req, needs, picture_key(task, desired, touched))
 
 
 # ---------------------------------------------------------------- after a partial failure
@@ -843,8 +243,8 @@ async def notify_targets(deps: Deps, bulk_id: int) -> list[str]:
 async def retry_failed(deps: Deps, actor: Actor, bulk_id: int, *, confirm: str | None = None) -> BulkResult | BulkPreview:
     """The tasks of a finished bulk that did not apply (failed or unknown), proposed again with the same values,
     merged onto what is in force now, as a new bulk through the same approval rules."""
-    bulk, rows = await _load(deps, actor, bulk_id)
-    await _require_all(deps, actor, "view", rows)
+    bulk, rows = await load_bulk(deps, actor, bulk_id)
+    await require_all(deps, actor, "view", rows)
     failed = {task.id: req for req, task in rows if req.state in (ChangeState.FAILED, ChangeState.UNKNOWN)}
     if not failed:
         raise BadInput(f"bulk change #{bulk_id} has no failed task to retry")
@@ -871,8 +271,8 @@ async def retry_failed(deps: Deps, actor: Actor, bulk_id: int, *, confirm: str |
 async def rollback_applied(deps: Deps, actor: Actor, bulk_id: int, *, confirm: str | None = None) -> BulkResult | BulkPreview:
     """The tasks a bulk applied, each proposed back to the version it had before the bulk, as a new bulk through
     the same approval rules."""
-    bulk, rows = await _load(deps, actor, bulk_id)
-    await _require_all(deps, actor, "view", rows)
+    bulk, rows = await load_bulk(deps, actor, bulk_id)
+    await require_all(deps, actor, "view", rows)
     applied = {task.id: req for req, task in rows if req.state == ChangeState.APPLIED}
     if not applied:
         raise BadInput(f"bulk change #{bulk_id} applied no task to roll back")
@@ -895,24 +295,6 @@ async def rollback_applied(deps: Deps, actor: Actor, bulk_id: int, *, confirm: s
         purpose=BulkPurpose.ROLLBACK,
         parent_id=bulk_id,
     )
-
-
-__all__ = [
-    "BulkPreview",
-    "BulkResult",
-    "Member",
-    "Picture",
-    "Refusal",
-    "approve",
-    "cancel",
-    "get",
-    "open_editor",
-    "propose",
-    "reject",
-    "retry_failed",
-    "rollback_applied",
-    "same_change",
-]
 
 
 async def open_editor(deps: Deps, actor: Actor, selector_text: str, verb: str) -> Editor:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain import BulkPurpose, BulkState, ChangeKind, ChangeState, RundownState, Touch
 from bot.services import audit, bulk_notices, rundown_notices, schedule_rows
-from bot.services.bulk import bulk_hash
+from bot.services.bulk_members import bulk_hash
 from bot.services.changes import read_baseline, request_hash, supersede
 from bot.services.deps import Actor, Deps
 from bot.services.errors import BadInput, CueFired, Locked, NotFound, PermissionDenied, Stale

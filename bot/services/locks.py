@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain import ChangeState
-from bot.services import bulk, changes
+from bot.services import bulk_lifecycle, changes
 from bot.services.deps import Actor, Deps
 from bot.services.errors import BadInput
 from bot.services.tasks import load_authorized
@@ -39,7 +39,7 @@ async def unlock(deps: Deps, actor: Actor, alias: str) -> Unlocked | None:
     if req.state == ChangeState.APPLYING:
         raise BadInput(f"request #{req.id} is being applied now; its outcome will unlock {task.alias}")
     if req.bulk_id is not None and req.state == ChangeState.PENDING:
-        ended = await bulk.cancel_waiting(deps, actor, req.bulk_id, f"{task.alias} was unlocked")
+        ended = await bulk_lifecycle.cancel_waiting(deps, actor, req.bulk_id, f"{task.alias} was unlocked")
         if ended is not None:
             return Unlocked(task.alias, req.id, ChangeState.CANCELLED, req.bulk_id, ended)
     cancelled = await changes.cancel_holder(deps, actor, task, req)

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from bot import names
 from bot.domain import RundownState
 from bot.services import audit, catalogue, rundown_notices, scenes, selectors
-from bot.services.bulk import Refusal
+from bot.services.bulk_members import Refusal
 from bot.services.changes import Change, build_change, change_kind, read_baseline
 from bot.services.deps import Actor, Deps
 from bot.services.errors import (

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import names
 from bot.domain import BulkPurpose
-from bot.services import audit, bulk, catalogue, changes, selectors
+from bot.services import audit, bulk, bulk_members, catalogue, changes, selectors
 from bot.services.changes import Change, Patch
 from bot.services.deps import Actor, Deps
 from bot.services.errors import BadInput, NotFound, PermissionDenied
@@ -249,17 +249,17 @@ async def plan(deps: Deps, actor: Actor, name: str, target_text: str | None) -> 
     selector = selectors.parse(target) if selectors.is_selector(target) else None
     summary = f"scene {scene.name} v{scene.version}"
 
-    def one(task: Task) -> Change | bulk.Refusal:
+    def one(task: Task) -> Change | bulk_members.Refusal:
         if scene.configuration is not None:
             if task.provider != scene.provider:
-                return bulk.Refusal(
+                return bulk_members.Refusal(
                     task.alias, f"scene {scene.name} holds a {scene.provider} configuration; this is a {task.provider} task"
                 )
             return Patch(copy.deepcopy(scene.configuration), summary)
         own = {v.name for v in target_of(task).verbs}
         verb = next((v for v in (scene.changes or {}) if v in own), None)
         if verb is None:
-            return bulk.Refusal(task.alias, f"scene {scene.name} has no change for {task.provider} tasks")
+            return bulk_members.Refusal(task.alias, f"scene {scene.name} has no change for {task.provider} tasks")
         return catalogue.parse_change(verb, (scene.changes or {})[verb])
 
     return ScenePlan(scene, target, selector, one, summary)
@@ -287,15 +287,15 @@ async def apply(
     channel: str | None,
     confirm: str | None = None,
     timing: Timing | None = None,
-) -> ChangeResult | bulk.BulkResult | bulk.BulkPreview:
+) -> ChangeResult | bulk_members.BulkResult | bulk_members.BulkPreview:
     """Proposes scene `name` like any change: on one task a change request, on a selector a bulk change."""
     planned = await plan(deps, actor, name, target_text)
     if planned.selector is None:
         task = await load_authorized(deps, actor, planned.target, "propose")
         change = planned.plan(task)
-        if isinstance(change, bulk.Refusal):
+        if isinstance(change, bulk_members.Refusal):
             raise BadInput(change.reason)
-        result: ChangeResult | bulk.BulkResult | bulk.BulkPreview = await changes.propose(
+        result: ChangeResult | bulk_members.BulkResult | bulk_members.BulkPreview = await changes.propose(
             deps, actor, task.alias, change, channel=channel, timing=timing
         )
     else:
@@ -311,6 +311,6 @@ async def apply(
             scene_version_id=planned.scene.version_id,
             timing=timing,
         )
-    if not isinstance(result, bulk.BulkPreview):
+    if not isinstance(result, bulk_members.BulkPreview):
         await record_apply(deps, actor, planned.scene, planned.target, "proposed")
     return result

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from bot.domain import BulkState, ChangeState, ScheduleState
 from bot.services import audit, bulk_notices, cues, notices, rundown_notices
 from bot.services.applying import end_request
-from bot.services.bulk import end_bulk
+from bot.services.bulk_lifecycle import end_bulk
 from bot.services.change_views import load as load_request
 from bot.services.changes import read_baseline
 from bot.services.deps import Actor, Deps

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from svc_support import TEAM, sent_updates
 
 from bot.domain import BulkState, ChangeState
-from bot.services import bulk, changes, grants, scenes, selectors
+from bot.services import bulk, bulk_lifecycle, bulk_members, changes, grants, scenes, selectors
 from bot.services.deps import Actor, Deps
 from bot.services.errors import InvalidState, PayloadChanged, PermissionDenied, Stale
 from bot.services.grants import Subject
@@ -44,29 +44,29 @@ async def test_one_approval_applies_each_task_once_and_refuses_what_it_cannot_co
 ) -> None:
     await _setup(deps, start_volc, start_tencent)
     preview = await _propose(deps)
-    assert isinstance(preview, bulk.BulkPreview)
+    assert isinstance(preview, bulk_members.BulkPreview)
     assert preview.included == ["a1", "a2", "a3"] and [r.alias for r in preview.refused] == ["t1"]
     async with deps.sessions() as session:
         assert (await session.scalars(select(ChangeRequest))).all() == []  # nothing stored before confirmation
     proposed = await _propose(deps, confirm=preview.token)
-    assert isinstance(proposed, bulk.BulkResult) and proposed.state == BulkState.PENDING and len(proposed.members) == 3
+    assert isinstance(proposed, bulk_members.BulkResult) and proposed.state == BulkState.PENDING and len(proposed.members) == 3
     with pytest.raises(PermissionDenied):  # the operator holds no approver role on the tasks
-        await bulk.approve(deps, OPERATOR, proposed.bulk_id)
+        await bulk_lifecycle.approve(deps, OPERATOR, proposed.bulk_id)
     with pytest.raises(PayloadChanged):
-        await bulk.approve(deps, APPROVER, proposed.bulk_id, expected_hash="0" * 64)
+        await bulk_lifecycle.approve(deps, APPROVER, proposed.bulk_id, expected_hash="0" * 64)
     again = await _propose(deps, confirm=preview.token)  # the first one went stale and let go of the locks
-    assert isinstance(again, bulk.BulkResult)
+    assert isinstance(again, bulk_members.BulkResult)
     results = await asyncio.gather(
-        bulk.approve(deps, APPROVER, again.bulk_id, expected_hash=again.payload_hash),
-        bulk.approve(deps, APPROVER, again.bulk_id, expected_hash=again.payload_hash),
+        bulk_lifecycle.approve(deps, APPROVER, again.bulk_id, expected_hash=again.payload_hash),
+        bulk_lifecycle.approve(deps, APPROVER, again.bulk_id, expected_hash=again.payload_hash),
         return_exceptions=True,
     )
-    assert sum(isinstance(r, bulk.BulkResult) for r in results) == 1
-    assert all(isinstance(r, bulk.BulkResult | InvalidState) for r in results)
+    assert sum(isinstance(r, bulk_members.BulkResult) for r in results) == 1
+    assert all(isinstance(r, bulk_members.BulkResult | InvalidState) for r in results)
     applier = Applier(deps)
     await applier.start_approved()
     await applier.drain()
-    done = await bulk.get(deps, APPROVER, again.bulk_id)
+    done = await bulk_members.get(deps, APPROVER, again.bulk_id)
     assert [m.state for m in done.members] == [ChangeState.APPLIED] * 3
     assert sorted(b["TaskId"] for b in sent_updates(sims.volc)) == ["t-a1", "t-a2", "t-a3"]
     async with deps.sessions() as session:
@@ -80,13 +80,13 @@ async def test_a_task_changed_after_the_proposal_makes_the_bulk_stale(deps: Deps
     await _setup(deps, start_volc, start_tencent)
     preview = await _propose(deps)
     proposed = await _propose(deps, confirm=preview.token)
-    assert isinstance(proposed, bulk.BulkResult)
+    assert isinstance(proposed, bulk_members.BulkResult)
     async with deps.sessions.begin() as session:
         task = (await session.scalars(select(Task).where(Task.alias == "a2"))).one()
         task.version += 1
     with pytest.raises(Stale):
-        await bulk.approve(deps, APPROVER, proposed.bulk_id)
-    after = await bulk.get(deps, APPROVER, proposed.bulk_id)
+        await bulk_lifecycle.approve(deps, APPROVER, proposed.bulk_id)
+    after = await bulk_members.get(deps, APPROVER, proposed.bulk_id)
     assert after.state == BulkState.STALE and {m.state for m in after.members} == {ChangeState.STALE}
     single = await changes.propose(deps, OPERATOR, "a1", PIP)  # the locks were let go
     assert single.state == ChangeState.PENDING
@@ -101,11 +101,11 @@ async def test_a_scene_holds_one_change_per_command_and_is_versioned(deps: Deps,
     shown, _ = await scenes.show(deps, OPERATOR, "night", 1)
     assert shown.changes == first.changes
     proposed = await scenes.apply(deps, OPERATOR, "night", None, channel=None)
-    assert isinstance(proposed, bulk.BulkPreview)  # version 2 has no ingest change: t1 is not covered
+    assert isinstance(proposed, bulk_members.BulkPreview)  # version 2 has no ingest change: t1 is not covered
     assert [r.alias for r in proposed.refused] == ["t1"]
     await scenes.save_change(deps, OPERATOR, "tag:night", "night", ["layout", "pip", "alice,bob", "ingest", "volume=30"])
     both = await scenes.apply(deps, OPERATOR, "night", None, channel=None)
-    assert isinstance(both, bulk.BulkResult) and sorted(m.alias for m in both.members) == ["a1", "a2", "a3", "t1"]
+    assert isinstance(both, bulk_members.BulkResult) and sorted(m.alias for m in both.members) == ["a1", "a2", "a3", "t1"]
 
 
 async def test_a_member_whose_payload_no_longer_matches_its_hash_is_not_sent(
@@ -114,16 +114,16 @@ async def test_a_member_whose_payload_no_longer_matches_its_hash_is_not_sent(
     await _setup(deps, start_volc, start_tencent)
     preview = await _propose(deps)
     proposed = await _propose(deps, confirm=preview.token)
-    assert isinstance(proposed, bulk.BulkResult)
+    assert isinstance(proposed, bulk_members.BulkResult)
     async with deps.sessions.begin() as session:
         req = (await session.scalars(select(ChangeRequest).where(ChangeRequest.bulk_id == proposed.bulk_id))).first()
         assert req is not None
         req.desired = {**req.desired, "Encode": {**req.desired["Encode"], "VideoBitrate": 999}}  # not what was shown
-    await bulk.approve(deps, APPROVER, proposed.bulk_id, expected_hash=proposed.payload_hash)
+    await bulk_lifecycle.approve(deps, APPROVER, proposed.bulk_id, expected_hash=proposed.payload_hash)
     applier = Applier(deps)
     await applier.start_approved()
     await applier.drain()
-    done = await bulk.get(deps, APPROVER, proposed.bulk_id)
+    done = await bulk_members.get(deps, APPROVER, proposed.bulk_id)
     assert sorted(m.state for m in done.members) == [ChangeState.APPLIED, ChangeState.APPLIED, ChangeState.STALE]
     assert len(sent_updates(sims.volc)) == 2 and all(b["Encode"]["VideoBitrate"] != 999 for b in sent_updates(sims.volc))
 
@@ -132,7 +132,7 @@ async def test_a_task_of_a_bulk_is_decided_only_with_the_bulk(deps: Deps, start_
     await _setup(deps, start_volc, start_tencent)
     preview = await _propose(deps)
     proposed = await _propose(deps, confirm=preview.token)
-    assert isinstance(proposed, bulk.BulkResult)
+    assert isinstance(proposed, bulk_members.BulkResult)
     member = proposed.members[0].request_id
     for decide in (changes.approve, changes.reject):
         with pytest.raises(InvalidState, match="part of bulk change"):
@@ -142,4 +142,4 @@ async def test_a_task_of_a_bulk_is_decided_only_with_the_bulk(deps: Deps, start_
     from bot.services.change_views import pending_for_approver
 
     assert await pending_for_approver(deps, APPROVER) == []  # App Home offers no button for one task of it
-    assert (await bulk.approve(deps, APPROVER, proposed.bulk_id)).state == BulkState.APPROVED
+    assert (await bulk_lifecycle.approve(deps, APPROVER, proposed.bulk_id)).state == BulkState.APPROVED
