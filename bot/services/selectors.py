@@ -66,6 +66,9 @@ def parse(text: str) -> Selector:
                 raise BadInput(str(exc)) from None
             aliases.append(value)
             continue
+        prefix, _, rest = item.partition(":")
+        if prefix.strip().lower() not in ("tag", "provider", "task") or not rest.strip():
+            raise BadInput(f"unknown selector item {item!r}: use {SELECTOR_RULE}")
         scope = parse_scope(item)
         kind, _, value = scope.partition(":")
         if kind == "tag":

@@ -14,7 +14,7 @@ from svc_support import TEAM, sent_updates
 from bot.domain import BulkState, ChangeState
 from bot.services import bulk, bulk_lifecycle, bulk_members, changes, grants, scenes, selectors
 from bot.services.deps import Actor, Deps
-from bot.services.errors import InvalidState, PayloadChanged, PermissionDenied, Stale
+from bot.services.errors import BadInput, InvalidState, PayloadChanged, PermissionDenied, Stale
 from bot.services.grants import Subject
 from bot.services.worker import Applier
 from bot.store.models import ChangeRequest, Task
@@ -143,3 +143,31 @@ async def test_a_task_of_a_bulk_is_decided_only_with_the_bulk(deps: Deps, start_
 
     assert await pending_for_approver(deps, APPROVER) == []  # App Home offers no button for one task of it
     assert (await bulk_lifecycle.approve(deps, APPROVER, proposed.bulk_id)).state == BulkState.APPROVED
+
+
+async def test_a_provider_selector_and_a_comma_list_match_what_they_name(
+    deps: Deps, start_volc: Any, start_tencent: Any, sims: Any
+) -> None:
+    await _setup(deps, start_volc, start_tencent)
+    await start_volc("b1", tags=("day",))  # a Volcengine task the operator may not see: no selector reaches it for them
+    by_provider = await bulk.propose(
+        deps, OPERATOR, selectors.parse("provider:volcengine"), bulk.same_change(PIP), summary="pip", channel=None
+    )
+    assert isinstance(by_provider, bulk_members.BulkResult)
+    assert [m.alias for m in by_provider.members] == ["a1", "a2", "a3"] and by_provider.refused == []
+    await bulk_lifecycle.cancel(deps, OPERATOR, by_provider.bulk_id)
+
+    listed = selectors.parse(" A2 ,t1,tag:night,provider:VOLCENGINE,a2")
+    assert listed.text == "tag:night,provider:volcengine,a2,t1"
+    mixed = await bulk.propose(deps, OPERATOR, selectors.parse("a2,t1,nope"), bulk.same_change(PIP), summary="pip", channel=None)
+    assert isinstance(mixed, bulk_members.BulkPreview) and mixed.included == ["a2"]
+    assert {r.alias: r.reason for r in mixed.refused}.keys() == {"t1", "nope"}
+    assert "no task by that name" in {r.alias: r.reason for r in mixed.refused}["nope"]
+    for bad, says in (
+        ("colour:red", "unknown selector item"),
+        ("tag:", "unknown selector item"),
+        (" , ", "empty selector"),
+        (",".join(f"x{i}" for i in range(500)), "at most"),
+    ):
+        with pytest.raises(BadInput, match=says):
+            selectors.parse(bad)
