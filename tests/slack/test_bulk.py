@@ -24,7 +24,7 @@ from bot.sandbox.slack_driver import plain_text
 from bot.sandbox.slack_signing import interaction_body
 from bot.services import tasks
 from bot.services.deps import Actor
-from bot.store.models import Bulk, ChangeRequest, Task
+from bot.store.models import AuditEvent, Bulk, ChangeRequest, Task
 from handlers import bulk_blocks
 
 ROOMS = 17
@@ -395,3 +395,35 @@ async def test_an_admin_of_one_task_cannot_cancel_a_bulk_over_others_by_unlockin
     async with env.deps.sessions() as session:
         assert (await session.execute(select(Bulk.state))).scalar_one() == "pending"
         assert set((await session.execute(select(ChangeRequest.state))).scalars().all()) == {ChangeState.PENDING}
+
+
+async def test_a_scene_for_a_tag_is_saved_shown_listed_and_deleted_over_slack(env: Env) -> None:
+    await setup_rooms(env, 2)
+    await env.command(U3, "scene save tag:semis match pip a,b")  # no role on the tag: may not save for it
+    await ephemeral_from(env, U3, "Not allowed")
+    await env.command(U1, "scene save tag:semis match pip a,b")
+    assert "Scene *match* saved as version 1" in await ephemeral_from(env, U1, "saved as version")
+    await env.command(U1, "scene show match")
+    await ephemeral_from(env, U1, "/rtc scene apply match")
+    assert "*match* v1 · for tag:semis · layout pip a,b · <@U0OPERATOR1>" in _last_ephemeral(env, U1), _last_ephemeral(env, U1)
+    await env.command(U1, "scene list")
+    await eventually(lambda: "*Scenes*" in _last_ephemeral(env, U1), "the list of scenes")
+    assert "*Scenes*\n• *match* v1 · for tag:semis" in _last_ephemeral(env, U1)
+    await env.command(U2, "scene delete match")  # neither its author nor an admin
+    await ephemeral_from(env, U2, "Not allowed")
+    await env.command(U1, "scene delete match")
+    assert "Scene *match* deleted" in await ephemeral_from(env, U1, ":wastebasket:")
+    for text in ("scene show match", "scene apply match"):
+        await env.command(U1, text)
+    await eventually(lambda: len([t for t in env.ephemeral_texts(U1) if "scene match not found" in t]) == 2, "two not found")
+    await env.command(U1, "scene list")
+    await ephemeral_from(env, U1, "No scenes yet")
+    await env.settled()
+    assert not bulk_messages(env) and not env.volc.requests.all(volcengine_sim.UPDATE)
+    async with env.deps.sessions() as session:
+        actions = (await session.scalars(select(AuditEvent.action).where(AuditEvent.target == "scene:match"))).all()
+    assert sorted(actions) == ["scene.delete", "scene.save"]
+
+
+def _last_ephemeral(env: Env, user: str) -> str:
+    return plain_text(env.fake.ephemerals_for(user)[-1].blocks)
