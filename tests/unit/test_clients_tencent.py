@@ -125,22 +125,25 @@ async def test_wrong_secret_is_the_signature_error_with_request_id(sim: tuple[st
 
 
 @pytest.mark.parametrize(
-    "inject",
+    ("inject", "client_timeout"),
     [
-        lambda s: s.fail_first(2, "RequestLimitExceeded", action=UPDATE),
-        lambda s: s.fail_with_status(500, action=UPDATE, times=2),
-        lambda s: s.fail_first(1, "InternalError.DBError", action=UPDATE),
-        lambda s: s.add_timeout(1.0, action=UPDATE, times=1),
+        (lambda s: s.fail_first(2, "RequestLimitExceeded", action=UPDATE), 5.0),
+        (lambda s: s.fail_with_status(500, action=UPDATE, times=2), 5.0),
+        (lambda s: s.fail_first(1, "InternalError.DBError", action=UPDATE), 5.0),
+        # as in test_clients_volcengine: only the held attempt may time out, never an ordinary one on a loaded machine
+        (lambda s: s.add_timeout(2.5, action=UPDATE, times=1), 1.0),
     ],
     ids=["rate-limit", "500", "InternalError.DBError", "timeout"],
 )
-async def test_transient_faults_are_retried_re_signed_and_succeed(sim: tuple[str, Any], inject: Callable[[Any], Any]) -> None:
+async def test_transient_faults_are_retried_re_signed_and_succeed(
+    sim: tuple[str, Any], inject: Callable[[Any], Any], client_timeout: float
+) -> None:
     url, state = sim
     task_id = await start_task(url)
     inject(state)
     ticks = itertools.count()
     base = time.time()
-    async with make_client(url, timeout=0.3, clock=lambda: base + next(ticks)) as client:
+    async with make_client(url, timeout=client_timeout, clock=lambda: base + next(ticks)) as client:
         reply = await client.update_stream_ingest({"SdkAppId": APP, "TaskId": task_id, "Volume": 5})
     assert reply.result.status == "InProgress"
     records = state.requests.all(UPDATE)

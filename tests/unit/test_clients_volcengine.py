@@ -112,20 +112,24 @@ async def test_wrong_secret_is_the_signature_error_with_request_id(sim: tuple[st
 
 
 @pytest.mark.parametrize(
-    "inject",
+    ("inject", "client_timeout"),
     [
-        lambda s: s.fail_first(2, "FlowLimitExceeded.QPSOverLimit", action=UPDATE),
-        lambda s: s.fail_with_status(500, action=UPDATE, times=2),
-        lambda s: s.fail_with_status(503, action=UPDATE, times=1),
-        lambda s: s.add_timeout(1.0, action=UPDATE, times=1),
+        (lambda s: s.fail_first(2, "FlowLimitExceeded.QPSOverLimit", action=UPDATE), 5.0),
+        (lambda s: s.fail_with_status(500, action=UPDATE, times=2), 5.0),
+        (lambda s: s.fail_with_status(503, action=UPDATE, times=1), 5.0),
+        # held well past the client's timeout, and the timeout well above a loaded machine's loopback round trip: a
+        # 0.3 s timeout once timed out an ordinary attempt too, and its late answer counted as one more request
+        (lambda s: s.add_timeout(2.5, action=UPDATE, times=1), 1.0),
     ],
     ids=["rate-limit", "500", "503", "timeout"],
 )
-async def test_transient_faults_are_retried_re_signed_and_succeed(sim: tuple[str, Any], inject: Callable[[Any], Any]) -> None:
+async def test_transient_faults_are_retried_re_signed_and_succeed(
+    sim: tuple[str, Any], inject: Callable[[Any], Any], client_timeout: float
+) -> None:
     url, state = sim
     await (await started(url)).aclose()
     inject(state)
-    async with make_client(url, timeout=0.3, clock=stepping_clock()) as client:
+    async with make_client(url, timeout=client_timeout, clock=stepping_clock()) as client:
         reply = await client.update_push_mixed_stream_to_cdn(UPDATE_BODY)
     assert reply.result == "ok"
     records = state.requests.all(UPDATE)
