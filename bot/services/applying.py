@@ -93,7 +93,7 @@ async def end_request(
         deps.sessions,
         req,
         to,
-        audit=_event(deps, actor, req, task, to, reason, action=action),
+        audit=audit.change_event(deps, actor, req, task, action, to, reason),
         notices=notices.ended(req, now, reason=reason),
         finished_at=now,
     )
@@ -143,7 +143,9 @@ async def settle(deps: Deps, actor: Actor, req: ChangeRequest, task: Task, sent:
             req,
             code=last.code,
             message=f"{cause}; the provider may have applied it, so rtcops sends it again to find out",
-            audit=_event(deps, actor, req, task, ChangeState.APPLYING, f"no definite answer ({cause}); sending again"),
+            audit=audit.change_event(
+                deps, actor, req, task, "change.apply", ChangeState.APPLYING, f"no definite answer ({cause}); sending again"
+            ),
             notices=notices.resending(req, now, cause=cause) if first and not recovered else (),
         ):
             return
@@ -181,17 +183,16 @@ async def _in_force(deps: Deps, task: Task, target: Target, req: ChangeRequest) 
 def applied_event(deps: Deps, actor: Actor, req: ChangeRequest, task: Task, provider_request_id: str | None) -> AuditEvent:
     """The audit event of an accepted apply, with the configuration before and after: one change's or a bulk
     member's alike."""
-    return audit.event(
+    return audit.change_event(
         deps,
         actor,
+        req,
+        task,
         "change.apply",
-        f"task:{task.alias}",
-        task_alias=task.alias,
-        change_request_id=req.id,
+        ChangeState.APPLIED,
         before=req.baseline,
         after=req.desired,
         provider_request_id=provider_request_id,
-        outcome=ChangeState.APPLIED,
     )
 
 
@@ -234,7 +235,9 @@ async def _finish(
         deps.sessions,
         req,
         to,
-        audit=_event(deps, actor, req, task, to, f"{code}: {message}"[:1000], provider_request_id=provider_request_id),
+        audit=audit.change_event(
+            deps, actor, req, task, "change.apply", to, f"{code}: {message}"[:1000], provider_request_id=provider_request_id
+        ),
         notices=notices.verdict(req, now, recovered=recovered),
         error_code=code[:128],
         error_message=message,
@@ -244,30 +247,6 @@ async def _finish(
     )
     deps.signals.deliver.set()
     return moved
-
-
-def _event(
-    deps: Deps,
-    actor: Actor,
-    req: ChangeRequest,
-    task: Task,
-    outcome: str,
-    detail: str,
-    *,
-    provider_request_id: str | None = None,
-    action: str = "change.apply",
-) -> AuditEvent:
-    return audit.event(
-        deps,
-        actor,
-        action,
-        f"task:{task.alias}",
-        task_alias=task.alias,
-        change_request_id=req.id,
-        provider_request_id=provider_request_id,
-        outcome=outcome,
-        detail=detail,
-    )
 
 
 def system_actor(team_id: str) -> Actor:

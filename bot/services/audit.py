@@ -23,7 +23,7 @@ from bot.services.deps import Actor, Deps
 from bot.services.errors import BadInput
 from bot.services.permissions import Target, require, unknown_task
 from bot.services.results import AuditEntry
-from bot.store.models import AuditEvent, Task
+from bot.store.models import AuditEvent, ChangeRequest, Task
 
 ExportFormat = Literal["csv", "json", "text"]
 PAGE = 1000
@@ -63,6 +63,36 @@ def event(
         after=after,
         provider_request_id=provider_request_id and provider_request_id[:128],
         outcome=outcome,
+        detail=detail,
+    )
+
+
+def change_event(
+    deps: Deps,
+    actor: Actor,
+    req: ChangeRequest,
+    task: Task,
+    action: str,
+    outcome: str,
+    detail: str = "",
+    *,
+    before: Any = None,
+    after: Any = None,
+    provider_request_id: str | None = None,
+) -> AuditEvent:
+    """An audit row about one stored change request: every step of one (a single change's or a bulk member's)
+    names its task and its request the same way, so the trail of a task or a request finds them all."""
+    return event(
+        deps,
+        actor,
+        action,
+        f"task:{task.alias}",
+        outcome=outcome,
+        task_alias=task.alias,
+        change_request_id=req.id,
+        before=before,
+        after=after,
+        provider_request_id=provider_request_id,
         detail=detail,
     )
 

@@ -23,6 +23,7 @@ from bot.services.bulk_members import (
     load_bulk,
     require_all,
 )
+from bot.services.changes import decision_row
 from bot.services.deps import Actor, Deps
 from bot.services.errors import (
     Expired,
@@ -40,19 +41,7 @@ from bot.store.models import Approval, AuditEvent, Bulk, ChangeRequest, Idempote
 def _events(
     deps: Deps, actor: Actor, rows: Sequence[tuple[ChangeRequest, Task]], action: str, outcome: str, detail: str = ""
 ) -> list[AuditEvent]:
-    return [
-        audit.event(
-            deps,
-            actor,
-            action,
-            f"task:{task.alias}",
-            task_alias=task.alias,
-            change_request_id=req.id,
-            outcome=outcome,
-            detail=detail,
-        )
-        for req, task in rows
-    ]
+    return [audit.change_event(deps, actor, req, task, action, outcome, detail) for req, task in rows]
 
 
 async def _end(
@@ -139,17 +128,7 @@ async def approve(
         reason = f"{', '.join(moved[:10])} changed since this was proposed"
         await _end(deps, actor, bulk, rows, BulkState.STALE, reason)
         raise Stale(reason)
-    approvals = [
-        Approval(
-            change_request_id=req.id,
-            team_id=actor.team_id,
-            user_id=actor.user_id,
-            decision="approve",
-            payload_hash=req.payload_hash,
-            at=now,
-        )
-        for req in reqs
-    ]
+    approvals = [decision_row(req, actor, "approve", now) for req in reqs]
     approved = await store.approve(
         deps.sessions,
         bulk,
@@ -179,17 +158,7 @@ async def reject(deps: Deps, actor: Actor, bulk_id: int, *, idempotency_key: str
     if bulk.state != BulkState.PENDING:
         raise InvalidState(bulk_id, bulk.state, "rejected", noun=BULK)
     now = deps.clock()
-    decisions: list[Approval | IdempotencyKey] = [
-        Approval(
-            change_request_id=req.id,
-            team_id=actor.team_id,
-            user_id=actor.user_id,
-            decision="reject",
-            payload_hash=req.payload_hash,
-            at=now,
-        )
-        for req, _ in rows
-    ]
+    decisions: list[Approval | IdempotencyKey] = [decision_row(req, actor, "reject", now) for req, _ in rows]
     if idempotency_key:
         decisions.append(IdempotencyKey(key=transitions.bounded_key(idempotency_key), created_at=now))
     if not await _end(deps, actor, bulk, rows, BulkState.REJECTED, "rejected", by=actor.user_id, add=decisions):

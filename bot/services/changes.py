@@ -161,7 +161,7 @@ async def supersede(deps: Deps, actor: Actor, holder: ChangeRequest, task: Task,
         deps.sessions,
         holder,
         ChangeState.CANCELLED,
-        audit=_event(deps, actor, holder, task, "change.cancel", ChangeState.CANCELLED, f"superseded by {by_what}"),
+        audit=audit.change_event(deps, actor, holder, task, "change.cancel", ChangeState.CANCELLED, f"superseded by {by_what}"),
         notices=notices.decided(holder, now, by=actor.user_id, what=f"superseded by {by_what}"),
         decided_by=actor.user_id,
         decided_at=now,
@@ -285,19 +285,13 @@ def request_hash(req: ChangeRequest) -> str:
 # ---------------------------------------------------------------- deciding
 
 
-def _event(deps: Deps, actor: Actor, req: ChangeRequest, task: Task, action: str, outcome: str, detail: str = "") -> Any:
-    return audit.event(
-        deps, actor, action, f"task:{task.alias}", task_alias=task.alias, change_request_id=req.id, outcome=outcome, detail=detail
-    )
-
-
 async def _moved_away(deps: Deps, actor: Actor, request_id: int, wanted: str) -> InvalidState:
     async with deps.sessions() as session:
         req = await session.get(ChangeRequest, request_id)
     return InvalidState(request_id, req.state if req is not None else "gone", wanted)
 
 
-def _decision(req: ChangeRequest, actor: Actor, decision: str, at: Any) -> Approval:
+def decision_row(req: ChangeRequest, actor: Actor, decision: str, at: datetime) -> Approval:
     """An approver's verdict, tied to the payload hash they were shown."""
     return Approval(
         change_request_id=req.id,
@@ -316,7 +310,7 @@ async def _end(deps: Deps, actor: Actor, req: ChangeRequest, task: Task, to: Cha
         deps.sessions,
         req,
         to,
-        audit=_event(deps, actor, req, task, action, to, reason),
+        audit=audit.change_event(deps, actor, req, task, action, to, reason),
         notices=notices.ended(req, now, reason=reason),
         finished_at=now,
     ):
@@ -355,8 +349,8 @@ async def approve(
     approved = await transitions.approve(
         deps.sessions,
         req,
-        approval=_decision(req, actor, "approve", now),
-        audit=_event(deps, actor, req, task, "change.approve", ChangeState.APPROVED),
+        approval=decision_row(req, actor, "approve", now),
+        audit=audit.change_event(deps, actor, req, task, "change.approve", ChangeState.APPROVED),
         idempotency_key=idempotency_key,
         notices=notices.decided(req, now, by=actor.user_id, what="approved"),
     )
@@ -407,8 +401,8 @@ async def reject(
         deps.sessions,
         req,
         ChangeState.REJECTED,
-        audit=_event(deps, actor, req, task, "change.reject", ChangeState.REJECTED, reason or ""),
-        add=[_decision(req, actor, "reject", now), *keys],
+        audit=audit.change_event(deps, actor, req, task, "change.reject", ChangeState.REJECTED, reason or ""),
+        add=[decision_row(req, actor, "reject", now), *keys],
         notices=notices.decided(req, now, by=actor.user_id, what="rejected"),
         decided_by=actor.user_id,
         decided_at=now,
@@ -435,7 +429,7 @@ async def cancel(deps: Deps, actor: Actor, request_id: int) -> ChangeResult:
         deps.sessions,
         req,
         ChangeState.CANCELLED,
-        audit=_event(deps, actor, req, task, "change.cancel", ChangeState.CANCELLED),
+        audit=audit.change_event(deps, actor, req, task, "change.cancel", ChangeState.CANCELLED),
         notices=notices.decided(req, now, by=actor.user_id, what="cancelled"),
         decided_by=actor.user_id,
         decided_at=now,
@@ -453,7 +447,7 @@ async def cancel_holder(deps: Deps, actor: Actor, task: Task, req: ChangeRequest
         deps.sessions,
         req,
         ChangeState.CANCELLED,
-        audit=_event(deps, actor, req, task, "change.unlock", ChangeState.CANCELLED, "lock broken by admin"),
+        audit=audit.change_event(deps, actor, req, task, "change.unlock", ChangeState.CANCELLED, "lock broken by admin"),
         notices=notices.decided(req, now, by=actor.user_id, what="unlocked"),
         decided_by=actor.user_id,
         decided_at=now,
@@ -588,7 +582,7 @@ async def retry(deps: Deps, actor: Actor, request_id: int, *, idempotency_key: s
             task_version=task.version,
             audit=event,
             notices=told,
-            add=[_decision(req, actor, "approve", now), *keys],
+            add=[decision_row(req, actor, "approve", now), *keys],
         )
     except transitions.TaskMoved:
         raise Stale(f"{task.alias} changed while the retry was being prepared") from None
