@@ -87,9 +87,11 @@ def approved_since(req: ChangeRequest) -> datetime:
 
 async def end_request(
     deps: Deps, actor: Actor, req: ChangeRequest, task: Task, to: ChangeState, reason: str, *, action: str
-) -> None:
+) -> bool:
+    """A request that can no longer go on (expired, stale) ended, and its thread told why; False when someone else
+    moved it first (then nothing is written)."""
     now = deps.clock()
-    await transitions.move(
+    moved = await transitions.move(
         deps.sessions,
         req,
         to,
@@ -97,7 +99,9 @@ async def end_request(
         notices=notices.ended(req, now, reason=reason),
         finished_at=now,
     )
-    deps.signals.deliver.set()
+    if moved:
+        deps.signals.deliver.set()
+    return moved
 
 
 async def settle(deps: Deps, actor: Actor, req: ChangeRequest, task: Task, sent: Sent | None) -> None:

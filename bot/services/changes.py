@@ -19,6 +19,7 @@ from sqlalchemy import select
 from bot.domain import BaselineSource, ChangeKind, ChangeState, Touch
 from bot.failpoints import failpoint
 from bot.services import audit, notices, schedule_rows
+from bot.services.applying import end_request
 from bot.services.change_views import load_authorized_request, to_result
 from bot.services.deps import Actor, Deps
 from bot.services.errors import (
@@ -304,18 +305,9 @@ def decision_row(req: ChangeRequest, actor: Actor, decision: str, at: datetime) 
 
 
 async def _end(deps: Deps, actor: Actor, req: ChangeRequest, task: Task, to: ChangeState, action: str, reason: str) -> None:
-    """A refusal that ends the request (expired, stale), said in its thread; someone else may have moved it first."""
-    now = deps.clock()
-    if not await transitions.move(
-        deps.sessions,
-        req,
-        to,
-        audit=audit.change_event(deps, actor, req, task, action, to, reason),
-        notices=notices.ended(req, now, reason=reason),
-        finished_at=now,
-    ):
+    """A refusal that ends the request (expired, stale) at approval; someone else may have moved it first."""
+    if not await end_request(deps, actor, req, task, to, reason, action=action):
         raise await _moved_away(deps, actor, req.id, "approved")
-    deps.signals.deliver.set()
 
 
 async def approve(
