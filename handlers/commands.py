@@ -162,8 +162,9 @@ async def _unlock(deps: Deps, actor: Actor, client: AsyncWebClient, respond: Asy
     if cancelled is None:
         await _text(respond, f":unlock: {blocks.escape(alias)} was not locked.")
         return
-    if cancelled.bulk_id is not None and cancelled.tasks > 1:
-        what = f"bulk change #{cancelled.bulk_id} ({cancelled.tasks} tasks, still waiting for its approval) cancelled"
+    if cancelled.bulk_id is not None:
+        n = cancelled.tasks
+        what = f"bulk change #{cancelled.bulk_id} ({n} task{'' if n == 1 else 's'}, still waiting for its approval) cancelled"
         await _text(respond, f":unlock: {blocks.escape(cancelled.alias)} unlocked: {what}; propose again on the others.")
         return
     await _text(respond, f":unlock: {blocks.escape(cancelled.alias)} unlocked: request #{cancelled.request_id} cancelled.")

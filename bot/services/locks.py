@@ -25,8 +25,8 @@ class Unlocked:
     request_id: int
     state: ChangeState
     bulk_id: int | None = None
+    """The waiting bulk that went with it, when one did; its `tasks` were all cancelled."""
     tasks: int = 1
-    """The tasks whose change was cancelled: every task of the bulk, when a waiting bulk went with it."""
 
 
 async def unlock(deps: Deps, actor: Actor, alias: str) -> Unlocked | None:
@@ -43,4 +43,4 @@ async def unlock(deps: Deps, actor: Actor, alias: str) -> Unlocked | None:
         if ended is not None:
             return Unlocked(task.alias, req.id, ChangeState.CANCELLED, req.bulk_id, ended)
     cancelled = await changes.cancel_holder(deps, actor, task, req)
-    return Unlocked(cancelled.alias, cancelled.request_id, cancelled.state, req.bulk_id)
+    return Unlocked(cancelled.alias, cancelled.request_id, cancelled.state)
