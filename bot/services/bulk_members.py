@@ -190,13 +190,15 @@ def _diff(req: ChangeRequest, task: Task) -> list[str]:
     return lines
 
 
-def _member(req: ChangeRequest, task: Task) -> Member:
+def _member(req: ChangeRequest, task: Task, *, diff: bool) -> Member:
+    """`diff` False: without its diff, as the progress and the outcomes show a member (describing 200 diffs a
+    second would cost more than the provider calls they report)."""
     return Member(
         request_id=req.id,
         alias=task.alias,
         provider=task.provider,
         state=req.state,
-        diff_lines=_diff(req, task),
+        diff_lines=_diff(req, task) if diff else [],
         base_version=req.base_version,
         error_code=req.error_code,
         error_message=req.error_message,
@@ -211,57 +213,39 @@ def bulk_result(bulk: Bulk, rows: Sequence[tuple[ChangeRequest, Task]], *, diffs
     """`diffs` False: without each task's diff and the pictures (what a decision answers with)."""
     groups = picture_groups(rows) if diffs else []
     return BulkResult(
-        bulk_id=bulk.id,
-        team_id=bulk.team_id,
-        requester=bulk.requester,
-        purpose=bulk.purpose,
-        selector=bulk.selector,
-        summary=bulk.summary,
-        state=bulk.state,
-        needs_approval=bulk.needs_approval,
-        payload_hash=bulk.payload_hash,
-        created_at=bulk.created_at,
-        expires_at=bulk.expires_at,
-        members=[_member(req, task) if diffs else _bare(req, task) for req, task in sorted(rows, key=lambda r: r[1].alias)],
-        refused=[Refusal(str(r.get("alias", "")), str(r.get("reason", ""))) for r in bulk.refused or []],
+        members=[_member(req, task, diff=diffs) for req, task in sorted(rows, key=lambda r: r[1].alias)],
         pictures=[Picture([task.alias for _, task in group]) for group in groups[:MAX_PICTURES]],
         undrawn=max(0, len(groups) - MAX_PICTURES),
-        decided_by=bulk.decided_by,
-        parent_id=bulk.parent_id,
-        channel_id=bulk.channel_id,
-        message_ts=bulk.message_ts,
-        link=bulk.permalink,
-        finished_at=bulk.finished_at,
-        **_extras(bulk),
+        **_of_bulk(bulk),
     )
 
 
-def _extras(bulk: Bulk) -> dict[str, Any]:
+def _of_bulk(bulk: Bulk) -> dict[str, Any]:
+    """What a BulkResult says of the bulk itself, whichever way its members were read."""
     return {
+        "bulk_id": bulk.id,
+        "team_id": bulk.team_id,
+        "requester": bulk.requester,
+        "purpose": bulk.purpose,
+        "selector": bulk.selector,
+        "summary": bulk.summary,
+        "state": bulk.state,
+        "needs_approval": bulk.needs_approval,
+        "payload_hash": bulk.payload_hash,
+        "created_at": bulk.created_at,
+        "expires_at": bulk.expires_at,
+        "refused": [Refusal(str(r.get("alias", "")), str(r.get("reason", ""))) for r in bulk.refused or []],
+        "decided_by": bulk.decided_by,
+        "parent_id": bulk.parent_id,
+        "channel_id": bulk.channel_id,
+        "message_ts": bulk.message_ts,
+        "link": bulk.permalink,
+        "finished_at": bulk.finished_at,
         "not_before": bulk.not_before,
         "schedule_id": bulk.schedule_id,
         "break_glass": bulk.break_glass,
         "cue": (bulk.rundown_id, bulk.cue_position) if bulk.rundown_id is not None and bulk.cue_position else None,
     }
-
-
-def _bare(req: ChangeRequest, task: Task) -> Member:
-    """A member without its diff: the progress and the outcomes never show it, and describing 200 diffs a
-    second would cost more than the provider calls they report."""
-    return Member(
-        req.id,
-        task.alias,
-        task.provider,
-        req.state,
-        [],
-        req.base_version,
-        req.error_code,
-        req.error_message,
-        req.provider_request_id,
-        req.result_version,
-        req.sequence_number,
-        req.gone,
-    )
 
 
 def picture_groups(rows: Sequence[tuple[ChangeRequest, Task]]) -> list[list[tuple[ChangeRequest, Task]]]:
@@ -333,14 +317,7 @@ async def progress_of(deps: Deps, bulk_id: int) -> BulkResult:
         )
         for r in rows
     ]  # fmt: skip
-    return BulkResult(
-        bulk_id=bulk.id, team_id=bulk.team_id, requester=bulk.requester, purpose=bulk.purpose, selector=bulk.selector,
-        summary=bulk.summary, state=bulk.state, needs_approval=bulk.needs_approval, payload_hash=bulk.payload_hash,
-        created_at=bulk.created_at, expires_at=bulk.expires_at, members=members,
-        refused=[Refusal(str(r.get("alias", "")), str(r.get("reason", ""))) for r in bulk.refused or []],
-        decided_by=bulk.decided_by, parent_id=bulk.parent_id, channel_id=bulk.channel_id, message_ts=bulk.message_ts,
-        link=bulk.permalink, finished_at=bulk.finished_at, **_extras(bulk),
-    )  # fmt: skip
+    return BulkResult(members=members, **_of_bulk(bulk))
 
 
 async def picture(deps: Deps, bulk_id: int, index: int) -> tuple[bytes | None, list[str]]:
