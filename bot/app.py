@@ -379,6 +379,8 @@ async def stop(bot: Bot, drain_seconds: float = 30.0) -> None:
     try:
         async with asyncio.timeout(drain_seconds):
             await bot.backlog.drain()
+            # what that work approved is applied here, whether or not the applier's job has woken to it yet
+            await bot.applier.start_approved()
             await bot.applier.drain()
             await bot.deliverer.drain()
             while await bot.deliverer.deliver_due():  # what those applies wrote: said now, not by the next process

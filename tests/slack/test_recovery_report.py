@@ -69,3 +69,24 @@ async def test_requests_left_applying_are_reported_in_their_threads_and_channels
         assert len(env.fake.channel_messages("CTASKNOTE")) == 1
     finally:
         await bot_app.stop(started)
+
+
+async def test_a_stopping_process_applies_what_it_approved_before_its_applier_woke(env: Env) -> None:
+    """SIGTERM right after an approval: the applier's job had not woken to it yet, so draining the applier found
+    nothing running, and the change was applied only by the next process (tests/e2e/test_platform.py's Socket
+    Mode drain once failed so on a loaded machine). `stop` now starts what is approved before it drains."""
+    await setup_tasks(env)
+    await changes.set_policy(env.deps, Actor(TEAM, "UADMIN"), "lobby", "volume", True)
+    await env.command(U1, "ingest lobby volume=40")
+    parent = await eventually(lambda: parent_about(env, "lobby"), "the request message for lobby")
+    request_id = int(parent.blocks[-1]["block_id"].removeprefix("decide_"))
+    await env.settled()
+    stopping = await bot_app.start(env.settings)  # its loops never start: nothing but `stop` runs its applier
+    await changes.approve(stopping.deps, Actor(TEAM, U2), request_id)
+    await bot_app.stop(stopping)
+    async with env.deps.sessions() as session:
+        req = await session.get(ChangeRequest, request_id)
+    assert req is not None and req.state in ("applying", "applied"), req and req.state
+    await eventually(lambda: any("Applied" in json.dumps(m.blocks) for m in env.thread(parent)), "told in its thread")
+    await env.settled()
+    assert [json.loads(r.body)["Volume"] for r in env.tencent.requests.all("UpdateStreamIngest")] == [40]
